@@ -1,0 +1,102 @@
+"""Input checks shared by the library: one place, one style of message.
+
+Each message names the parameter, what is allowed and the value that was given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_image", "check_number", "check_int", "check_choice", "check_pair", "to_rng"]
+
+
+def to_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Normalise ``rng`` (a Generator, an int seed or None) to a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}")
+
+
+def check_image(image: Any, name: str = "image") -> np.ndarray:
+    """Return ``image`` as a 2-D, non-empty, finite float or complex array, or raise."""
+    if isinstance(image, (str, bytes)) or image is None:
+        raise TypeError(f"{name} must be a 2-D numeric array; got {type(image).__name__}")
+    array = np.asarray(image)
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.number) and not np.issubdtype(array.dtype, np.timedelta64)
+    ):
+        raise TypeError(f"{name} must be a numeric array; got dtype {array.dtype}")
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (H, W); got shape {array.shape}")
+    if array.size == 0 or min(array.shape) < 2:
+        raise ValueError(f"{name} must be at least 2x2; got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float64)
+    return array
+
+
+def check_number(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_inf: bool = False,
+) -> float:
+    """Return ``value`` as a float inside the interval, or raise naming the interval."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise ValueError(f"{name} must be finite; got {value}")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must lie in {interval}; got {value:g}")
+    return value
+
+
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int in [low, high], or raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must lie in [{low}, {high}]; got {value}")
+    return value
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``, or raise listing them."""
+    allowed = tuple(allowed)
+    if not any(value == a and type(value) is type(a) for a in allowed) and value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def check_pair(name: str, value: Any) -> tuple[float, float]:
+    """Return ``value`` as a (low, high) tuple of finite floats with low <= high, or raise."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a (min, max) pair; got {value!r}")
+    items = tuple(value)
+    if len(items) != 2:
+        raise ValueError(f"{name} must be a (min, max) pair; got {len(items)} values: {value!r}")
+    low, high = (check_number(f"{name}[{i}]", v) for i, v in enumerate(items))
+    if low > high:
+        raise ValueError(f"{name} must have min <= max; got {value!r}")
+    return low, high

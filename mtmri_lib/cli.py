@@ -1,0 +1,1 @@
+"""The ``mtmri`` console script (filled in below)."""
