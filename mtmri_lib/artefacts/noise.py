@@ -1,0 +1,81 @@
+"""Noise: complex Gaussian white noise added to k-space.
+
+The SNR follows the article (after Cohen et al.): ``SNR = 20 log10(S / N)`` in dB, with S the
+mean absolute value of the clean k-space (``fft2c`` of the image) and N the standard deviation
+of the added noise, the same for the real and the imaginary part (N is each part's sd). The
+article draws the SNR uniformly in [-12, 10] dB; Table 6 pins 5, 0 and -5 dB.
+Identity: ``snr_db=inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._checks import check_int, check_number
+from ..fourier import fft2c, ifft2c
+from ._base import Applied
+
+__all__ = ["ACCEPTED", "Params", "SNR_RANGE_DB", "sample", "apply", "noise_sd"]
+
+#: The article's training range of the SNR, in dB.
+SNR_RANGE_DB = (-12.0, 10.0)
+
+ACCEPTED = ("snr_db", "seed")
+
+_SEED_HIGH = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of one noise corruption.
+
+    Attributes
+    ----------
+    snr_db : float
+        Signal-to-noise ratio in dB (any real value; ``inf`` adds no noise).
+    seed : int
+        Seed of the noise draw, in [0, 2**63 - 1].
+    """
+
+    snr_db: float
+    seed: int
+
+    def __post_init__(self) -> None:
+        snr = check_number("snr_db", self.snr_db, allow_inf=True)
+        if snr == -math.inf:
+            raise ValueError("snr_db must be greater than -inf (infinite noise); got -inf")
+        object.__setattr__(self, "snr_db", snr)
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, _SEED_HIGH))
+
+    @property
+    def is_identity(self) -> bool:
+        return self.snr_db == math.inf
+
+
+def sample(
+    shape: tuple[int, int], rng: np.random.Generator, *, fidelity: str, fixed: dict[str, Any]
+) -> Params:
+    """Draw the SNR (uniform in [-12, 10] dB) and the noise seed unless pinned."""
+    snr_db = fixed["snr_db"] if "snr_db" in fixed else rng.uniform(*SNR_RANGE_DB)
+    seed = fixed["seed"] if "seed" in fixed else int(rng.integers(0, _SEED_HIGH))
+    return Params(snr_db=snr_db, seed=seed)
+
+
+def noise_sd(kspace: np.ndarray, snr_db: float) -> float:
+    """The per-part standard deviation that gives ``snr_db`` for this clean k-space."""
+    return float(np.mean(np.abs(kspace))) / 10.0 ** (snr_db / 20.0)
+
+
+def apply(image: np.ndarray, params: Params) -> Applied:
+    """Add complex Gaussian noise to the k-space of ``image`` at ``params.snr_db``."""
+    if params.is_identity:
+        return Applied(image=image)
+    kspace = fft2c(image)
+    sd = noise_sd(kspace, params.snr_db)
+    rng = np.random.default_rng(params.seed)
+    noise = rng.standard_normal((2, *kspace.shape))
+    return Applied(image=ifft2c(kspace + sd * (noise[0] + 1j * noise[1])))

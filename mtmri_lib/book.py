@@ -1,0 +1,211 @@
+"""The book runner behind ``make book`` / ``mtmri book``.
+
+1. Reads the chapter order from ``_toc.yml`` (repository root).
+2. Executes each notebook with papermill into ``_build/book_src/<same path>`` with the
+   parameters ``profile``, ``data_dir``, ``output_dir`` and ``seed``; a notebook whose source,
+   library code and parameters are unchanged since its last successful run is skipped.
+3. Stops at the first failing notebook with a message naming the notebook and the cell.
+4. Copies ``_config.yml``, ``_toc.yml`` and the Markdown pages next to the executed copies, so
+   the table of contents reaches the executed notebooks by the same relative paths, and runs
+   ``jupyter-book build`` there (``execute_notebooks: off``: the book renders stored outputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .profiles import get_profile
+
+__all__ = ["chapters", "execute_notebooks", "build_book", "run_book", "BookError"]
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = Path(__file__).resolve().parent
+
+
+class BookError(RuntimeError):
+    """A notebook failed, or the book did not build."""
+
+
+@dataclass
+class NotebookRun:
+    path: str
+    seconds: float
+    skipped: bool
+
+
+def chapters(root: Path = ROOT) -> list[str]:
+    """The files of ``_toc.yml`` in reading order (paths without suffix, relative to root)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            for part in entry.get("chapters", []) if "chapters" in entry else []:
+                walk([part])
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def _source(root: Path, name: str) -> Path:
+    for suffix in (".ipynb", ".md"):
+        if (root / f"{name}{suffix}").exists():
+            return root / f"{name}{suffix}"
+    raise BookError(f"_toc.yml names {name!r}, but neither {name}.ipynb nor {name}.md exists")
+
+
+def _library_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(LIBRARY.rglob("*.py")):
+        digest.update(str(path.relative_to(LIBRARY)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp(notebook: Path, parameters: dict, library: str) -> str:
+    digest = hashlib.sha256(notebook.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update(library.encode())
+    return digest.hexdigest()
+
+
+def execute_notebooks(
+    profile: str = "cpu",
+    *,
+    data_dir: str | None = None,
+    seed: int = 0,
+    build_dir: Path | str = ROOT / "_build",
+    root: Path = ROOT,
+    force: bool = False,
+    only: list[str] | None = None,
+) -> list[NotebookRun]:
+    """Execute the book's notebooks in order with papermill; see the module docstring."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    from tqdm.auto import tqdm
+
+    settings = get_profile(profile)
+    build_dir = Path(build_dir).resolve()
+    source_dir = build_dir / "book_src"
+    output_dir = build_dir / "outputs" / settings.name
+    stamps_path = build_dir / f"stamps-{settings.name}.json"
+    stamps = json.loads(stamps_path.read_text()) if stamps_path.exists() else {}
+    library = _library_digest()
+    names = [n for n in chapters(root) if _source(root, n).suffix == ".ipynb"]
+    if only:
+        names = [n for n in names if Path(n).name in only or n in only]
+    runs = []
+    for name in tqdm(names, desc=f"notebooks ({settings.name})", unit="nb"):
+        notebook = _source(root, name)
+        target = source_dir / f"{name}.ipynb"
+        parameters = {
+            "profile": settings.name,
+            "data_dir": data_dir,
+            "output_dir": str(output_dir / Path(name).name),
+            "seed": seed,
+        }
+        stamp = _stamp(notebook, parameters, library)
+        if not force and stamps.get(name) == stamp and target.exists():
+            runs.append(NotebookRun(name, 0.0, True))
+            tqdm.write(f"  {name}: unchanged since its last run, skipped")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(target),
+                parameters=parameters,
+                cwd=str(root),
+                kernel_name="python3",
+                progress_bar=False,
+            )
+        except PapermillExecutionError as error:
+            stamps.pop(name, None)
+            stamps_path.write_text(json.dumps(stamps, indent=1))
+            first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
+            raise BookError(
+                f"{notebook.relative_to(root)} failed in cell {error.cell_index} "
+                f"(execution count {error.exec_count}, starting {first_line!r}): "
+                f"{error.ename}: {error.evalue}\nThe executed copy with the traceback is {target}"
+            ) from None
+        seconds = time.perf_counter() - start
+        runs.append(NotebookRun(name, seconds, False))
+        stamps[name] = stamp
+        stamps_path.parent.mkdir(parents=True, exist_ok=True)
+        stamps_path.write_text(json.dumps(stamps, indent=1))
+        over = " OVER BUDGET" if seconds > settings.notebook_budget_s else ""
+        tqdm.write(f"  {name}: {seconds:.1f} s (budget {settings.notebook_budget_s:.0f} s){over}")
+    return runs
+
+
+def build_book(build_dir: Path | str = ROOT / "_build", root: Path = ROOT) -> Path:
+    """Stage the pages beside the executed notebooks and build the HTML with Jupyter Book 1."""
+    build_dir = Path(build_dir).resolve()
+    source_dir = build_dir / "book_src"
+    source_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, source_dir / name)
+    for name in chapters(root):
+        page = _source(root, name)
+        if page.suffix == ".md":
+            (source_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(page, source_dir / f"{name}.md")
+        elif not (source_dir / f"{name}.ipynb").exists():
+            raise BookError(f"{name}.ipynb has not been executed yet: run the notebooks first")
+    for extra in ("book/references.bib", "book/_static", "book/images"):
+        if (root / extra).is_dir():
+            shutil.copytree(root / extra, source_dir / extra, dirs_exist_ok=True)
+        elif (root / extra).exists():
+            shutil.copy2(root / extra, source_dir / extra)
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(source_dir),
+        "--path-output",
+        str(build_dir),
+        "--warningiserror",
+        "--keep-going",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BookError(
+            "jupyter-book build failed:\n" + (done.stdout[-4000:] + done.stderr[-4000:]).strip()
+        )
+    return build_dir / "_build" / "html" / "index.html"
+
+
+def run_book(
+    profile: str = "cpu",
+    *,
+    data_dir: str | None = None,
+    seed: int = 0,
+    build_dir: Path | str = ROOT / "_build",
+    force: bool = False,
+    build: bool = True,
+) -> Path | None:
+    """Execute every notebook, then build the HTML book; returns the index page's path."""
+    start = time.perf_counter()
+    runs = execute_notebooks(profile, data_dir=data_dir, seed=seed, build_dir=build_dir, force=force)
+    executed = sum(not r.skipped for r in runs)
+    print(f"{executed} notebook(s) executed, {len(runs) - executed} skipped, "
+          f"{time.perf_counter() - start:.1f} s")
+    if not build:
+        return None
+    index = build_book(build_dir)
+    print(f"book built in {time.perf_counter() - start:.1f} s in all: {index}")
+    return index

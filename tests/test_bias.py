@@ -1,0 +1,109 @@
+"""Bias field: positive, smooth, spans its range, covariance of the Gaussian model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtmri_lib.artefacts import bias, corrupt
+
+TABLE3 = [(0.95, 1.05), (0.9, 1.1), (0.8, 1.2)]
+
+
+def _field(image, **kwargs):
+    """The field actually applied: corrupted / clean where the image is non-zero."""
+    result = corrupt(image, "bias", zscore=False, **kwargs)
+    return result.image / image, result.params
+
+
+@pytest.mark.parametrize("field_range", TABLE3)
+def test_field_spans_range_exactly(field_range):
+    params = bias.Params(field_range=field_range, length_scale=20.0, seed=4)
+    field = bias.bias_field((50, 70), params)
+    assert field.shape == (50, 70)
+    assert field.min() == pytest.approx(field_range[0], abs=1e-12)
+    assert field.max() == pytest.approx(field_range[1], abs=1e-12)
+
+
+def test_applied_field_is_the_documented_one():
+    image = np.full((40, 40), 0.5)
+    field, params = _field(image, rng=3)
+    expected = bias.bias_field((40, 40), bias.Params(**{k: params[k] for k in bias.ACCEPTED}))
+    np.testing.assert_allclose(field, expected, rtol=1e-12)
+
+
+def test_paper_ranges_are_positive_and_within_article_widths():
+    image = np.ones((32, 32))
+    for seed in range(40):
+        field, params = _field(image, rng=seed)
+        low, high = params["field_range"]
+        assert 0.5 <= low <= 0.95 + 1e-12 and 1.05 - 1e-12 <= high <= 1.5
+        assert high - low == pytest.approx(2 - low - low)  # symmetric about 1
+        assert field.min() > 0
+
+
+def test_code_fidelity_range():
+    widths = [
+        np.diff(corrupt(np.ones((32, 32)), "bias", s, fidelity="code").params["field_range"])[0]
+        for s in range(60)
+    ]
+    assert 0.2 <= min(widths) and max(widths) <= 2.0
+    assert max(widths) > 1.0  # the code's range goes beyond the paper's widest (width 1.0)
+
+
+def test_field_is_smooth():
+    """Neighbouring pixels differ little: at the shortest length scale of the article (10
+    cells of 32), a 128-pixel field of width 1 changes by < 0.05 between neighbours and its
+    discrete Laplacian stays < 0.02 (white noise of the same range would reach ~1 and ~4)."""
+    for seed in range(10):
+        params = bias.Params(field_range=(0.5, 1.5), length_scale=10.0, seed=seed)
+        field = bias.bias_field((128, 128), params)
+        step = max(np.abs(np.diff(field, axis=0)).max(), np.abs(np.diff(field, axis=1)).max())
+        laplace = (
+            field[2:, 1:-1] + field[:-2, 1:-1] + field[1:-1, 2:] + field[1:-1, :-2]
+            - 4 * field[1:-1, 1:-1]
+        )
+        assert step < 0.05
+        assert np.abs(laplace).max() < 0.02
+
+
+def test_covariance_matches_gaussian_model():
+    """Empirical correlation of the raw gstools field against the model's, over many seeds."""
+    import gstools
+
+    length_scale = 12.0
+    fields = np.stack(
+        [bias.random_field(length_scale, seed, bias.DEFAULT_MODES) for seed in range(300)]
+    )
+    fields = fields - fields.mean(axis=0)
+    variance = np.mean(fields**2)
+    assert variance == pytest.approx(bias.VARIANCE, rel=0.15)
+    model = gstools.Gaussian(dim=2, var=bias.VARIANCE, len_scale=length_scale)
+    for lag in [2, 5, 10, 15]:
+        empirical = np.mean(fields[:, :, :-lag] * fields[:, :, lag:]) / variance
+        assert empirical == pytest.approx(model.correlation(lag), abs=0.06), lag
+
+
+def test_identity_and_constant_range():
+    image = np.random.default_rng(0).uniform(size=(16, 16))
+    out = corrupt(image, "bias", 0, zscore=False, field_range=(2, 2)).image
+    np.testing.assert_allclose(out, 2 * image)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"field_range": (1.2, 0.8)}, "min <= max"),
+        ({"field_range": (-0.1, 1.0)}, "below 0"),
+        ({"field_range": (0.9,)}, "pair"),
+        ({"field_range": 1.0}, "pair"),
+        ({"field_range": (np.nan, 1.0)}, "finite"),
+        ({"length_scale": 0}, "length_scale"),
+        ({"length_scale": "long"}, "length_scale"),
+        ({"seed": -1}, "seed"),
+        ({"n_modes": 0}, "n_modes"),
+    ],
+)
+def test_bad_parameters_raise(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        corrupt(np.ones((16, 16)), "bias", 0, **kwargs)
