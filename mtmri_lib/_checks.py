@@ -20,7 +20,9 @@ def to_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
         return rng
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}")
+    raise TypeError(
+        f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}"
+    )
 
 
 def check_image(image: Any, name: str = "image") -> np.ndarray:

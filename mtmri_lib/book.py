@@ -139,8 +139,8 @@ def execute_notebooks(
             stamps_path.write_text(json.dumps(stamps, indent=1))
             first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
             raise BookError(
-                f"{notebook.relative_to(root)} failed in cell {error.cell_index} "
-                f"(execution count {error.exec_count}, starting {first_line!r}): "
+                f"{notebook.relative_to(root)} failed in cell {error.cell_index} of the executed "
+                f"copy (execution count {error.exec_count}, starting {first_line!r}): "
                 f"{error.ename}: {error.evalue}\nThe executed copy with the traceback is {target}"
             ) from None
         seconds = time.perf_counter() - start
@@ -200,10 +200,14 @@ def run_book(
 ) -> Path | None:
     """Execute every notebook, then build the HTML book; returns the index page's path."""
     start = time.perf_counter()
-    runs = execute_notebooks(profile, data_dir=data_dir, seed=seed, build_dir=build_dir, force=force)
+    runs = execute_notebooks(
+        profile, data_dir=data_dir, seed=seed, build_dir=build_dir, force=force
+    )
     executed = sum(not r.skipped for r in runs)
-    print(f"{executed} notebook(s) executed, {len(runs) - executed} skipped, "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"{executed} notebook(s) executed, {len(runs) - executed} skipped, "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     if not build:
         return None
     index = build_book(build_dir)

@@ -37,10 +37,12 @@ def _book(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / f"{args.name}.py"
     if not script.exists():
-        available = sorted(p.stem for p in script.parent.glob("*.py")) if script.parent.exists() else []
+        available = (
+            sorted(p.stem for p in script.parent.glob("*.py")) if script.parent.exists() else []
+        )
         print(
             f"mtmri bench: no benchmark {args.name!r} (looked for {script}); "
-            f"available: {', '.join(available) or 'none (benchmarks/ ships with the source checkout)'}",
+            f"available: {', '.join(available) or 'none (benchmarks/ comes with the source)'}",
             file=sys.stderr,
         )
         return 2

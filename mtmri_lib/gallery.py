@@ -103,13 +103,15 @@ def plot_gallery(clean: np.ndarray, entries: list[GalleryEntry], row: str):
 
     selected = [e for e in entries if e.row == row]
     if not selected:
-        raise ValueError(f"no gallery entries for {row!r}; rows: {sorted({e.row for e in entries})}")
+        raise ValueError(
+            f"no gallery entries for {row!r}; rows: {sorted({e.row for e in entries})}"
+        )
     columns = [("clean", clean)] + [(e.label, e.image) for e in selected]
     log_k = [np.log1p(np.abs(fft2c(img))) for _, img in columns]
     k_max = max(float(k.max()) for k in log_k)
     diff_max = max(float(np.abs(e.image - clean).max()) for e in selected) or 1.0
     fig, axes = plt.subplots(3, len(columns), figsize=(2.6 * len(columns), 8.0), squeeze=False)
-    for col, ((label, img), k) in enumerate(zip(columns, log_k)):
+    for col, ((label, img), k) in enumerate(zip(columns, log_k, strict=True)):
         axes[0, col].imshow(img, cmap="gray", vmin=0, vmax=max(1.0, float(clean.max())))
         axes[0, col].set_title(label, fontsize=9)
         axes[1, col].imshow(k, cmap="magma", vmin=0, vmax=k_max)

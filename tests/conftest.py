@@ -14,8 +14,12 @@ def phantom(shape: tuple[int, int] = (64, 64), margin: float = 0.2) -> np.ndarra
     ry, rx = (0.5 - margin) * h, (0.5 - margin) * w
     r = ((y - yc) / ry) ** 2 + ((x - xc) / rx) ** 2
     image = np.where(r <= 1.0, 0.6, 0.0)
-    image += np.where(((y - yc) / (0.4 * ry)) ** 2 + ((x - xc - 0.2 * rx) / (0.3 * rx)) ** 2 <= 1, 0.3, 0)
-    image += np.where(((y - yc + 0.3 * ry) / (0.15 * ry)) ** 2 + ((x - xc) / (0.5 * rx)) ** 2 <= 1, 0.1, 0)
+    image += np.where(
+        ((y - yc) / (0.4 * ry)) ** 2 + ((x - xc - 0.2 * rx) / (0.3 * rx)) ** 2 <= 1, 0.3, 0
+    )
+    image += np.where(
+        ((y - yc + 0.3 * ry) / (0.15 * ry)) ** 2 + ((x - xc) / (0.5 * rx)) ** 2 <= 1, 0.1, 0
+    )
     return image
 
 

@@ -149,7 +149,7 @@ class TestSequence:
         assert steps[0]["output"] == "complex"
         # Replaying step by step reproduces the final image bit for bit.
         current = image
-        for kind, params in zip(["subsampling", "motion"], steps):
+        for kind, params in zip(["subsampling", "motion"], steps, strict=True):
             current = corrupt(current, kind, **params).image
         assert current.tobytes() == final.tobytes()
 

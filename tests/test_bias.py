@@ -60,7 +60,10 @@ def test_field_is_smooth():
         field = bias.bias_field((128, 128), params)
         step = max(np.abs(np.diff(field, axis=0)).max(), np.abs(np.diff(field, axis=1)).max())
         laplace = (
-            field[2:, 1:-1] + field[:-2, 1:-1] + field[1:-1, 2:] + field[1:-1, :-2]
+            field[2:, 1:-1]
+            + field[:-2, 1:-1]
+            + field[1:-1, 2:]
+            + field[1:-1, :-2]
             - 4 * field[1:-1, 1:-1]
         )
         assert step < 0.05

@@ -87,17 +87,19 @@ def test_corruption_keeps_only_masked_kspace(mr_slice):
 
 
 def test_sampler_covers_settings(image):
-    seen = {(p["acceleration"], p["mask"], p["pe_axis"]) for p in (
-        corrupt(image, "subsampling", s).params for s in range(300)
-    )}
+    seen = {
+        (p["acceleration"], p["mask"], p["pe_axis"])
+        for p in (corrupt(image, "subsampling", s).params for s in range(300))
+    }
     assert {a for a, _, _ in seen} == {2, 3, 4, 8}
     assert {m for _, m, _ in seen} == {"random", "equispaced", "centred"}
     assert {p for _, _, p in seen} == {0, 1}
 
 
 def test_other_acceleration_with_centre_fraction():
-    mask = make_mask((64, 64), acceleration=6, centre_fraction=0.1, mask="random", pe_axis=0,
-                     rng=0, exact=True)
+    mask = make_mask(
+        (64, 64), acceleration=6, centre_fraction=0.1, mask="random", pe_axis=0, rng=0, exact=True
+    )
     assert _lines(mask, 0).sum() == round(64 / 6)
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_choice, check_image, to_rng
-from ._base import FIDELITIES, OUTPUTS, Corruption, convert, to_json, znorm
 from . import bias, motion, noise, subsampling
+from ._base import FIDELITIES, OUTPUTS, Corruption, convert, to_json, znorm
 from .subsampling import make_mask
 
 __all__ = ["KINDS", "Corruption", "corrupt", "corrupt_sequence", "make_mask", "accepted_keywords"]
@@ -112,7 +112,9 @@ def corrupt(
         low_res = None if low_res is None else znorm(low_res)
     record = to_json(params)
     record.update(fidelity=fidelity, output=output, zscore=bool(zscore))
-    return Corruption(image=result_image, kind=kind, params=record, mask=applied.mask, low_res=low_res)
+    return Corruption(
+        image=result_image, kind=kind, params=record, mask=applied.mask, low_res=low_res
+    )
 
 
 def corrupt_sequence(
@@ -143,11 +145,13 @@ def corrupt_sequence(
     zscore = options.pop("zscore", True)
     unused = sorted(k for k in options if not any(k in m.ACCEPTED for m in modules))
     if unused:
-        raise TypeError(f"option(s) {', '.join(unused)} accepted by none of the kinds {list(kinds)}")
+        raise TypeError(
+            f"option(s) {', '.join(unused)} accepted by none of the kinds {list(kinds)}"
+        )
     rng = to_rng(rng)
     current = check_image(image)
     steps: list[dict[str, Any]] = []
-    for position, (kind, module) in enumerate(zip(kinds, modules)):
+    for position, (kind, module) in enumerate(zip(kinds, modules, strict=True)):
         last = position == len(kinds) - 1
         step_options = {k: v for k, v in options.items() if k in module.ACCEPTED}
         result = corrupt(

@@ -27,7 +27,16 @@ import scipy.ndimage
 from .._checks import check_int, check_number, check_pair
 from ._base import Applied
 
-__all__ = ["ACCEPTED", "Params", "GRID", "VARIANCE", "sample", "apply", "bias_field", "random_field"]
+__all__ = [
+    "ACCEPTED",
+    "Params",
+    "GRID",
+    "VARIANCE",
+    "sample",
+    "apply",
+    "bias_field",
+    "random_field",
+]
 
 #: Side of the grid the random field is generated on (cells).
 GRID = 32
@@ -69,7 +78,8 @@ class Params:
         low, high = check_pair("field_range", self.field_range)
         if low < 0:
             raise ValueError(
-                f"field_range must not go below 0 (a multiplicative field); got {self.field_range!r}"
+                "field_range must not go below 0 (a multiplicative field); "
+                f"got {self.field_range!r}"
             )
         object.__setattr__(self, "field_range", (low, high))
         object.__setattr__(

@@ -1,9 +1,80 @@
-"""Reading MR volumes, the packaged demo data, and preparing slices for the model."""
+"""The data layer: readers, packaged demo data, preparation, splits, training samples, and the
+fixed evaluation sets.
+
+Flow: volumes on disk or packaged (`read_volume`, `read_volumes`, `demo_volumes`) -> slices
+prepared at the profile's size (`prepare_volume`, `load_slice_sets`, split by patient with
+`make_split`) -> training samples with one artefact each (`SampleGenerator`; for Keras
+`ArtefactDataset`, which imports Keras on first use) and the stored evaluation sets of Tables
+3-7 (`eval_sets`).
+"""
 
 from __future__ import annotations
 
-from .demo import demo_slice, demo_volumes
-from .prepare import prepare_slice
-from .volume import Volume
+from typing import Any
 
-__all__ = ["Volume", "demo_volumes", "demo_slice", "prepare_slice"]
+from .demo import DEMO_SOURCES, MNI152_NOTICE, demo_slice, demo_source_table, demo_volumes
+from .evalsets import (
+    EVALUATION_SETTINGS,
+    EvalSetChecksumError,
+    EvalSets,
+    eval_sets,
+    load_eval_sets,
+    make_eval_sets,
+    save_eval_sets,
+)
+from .power import power_table
+from .prepare import informative_slices, prepare_slice, prepare_volume, znorm
+from .readers import find_volume_paths, iter_volumes, patient_id_of, read_volume, read_volumes
+from .samples import SampleGenerator, describe_samples, summarise_samples, training_sample
+from .settings import DATA_SETTINGS, SPLIT_FRACTIONS, data_settings
+from .slicesets import SliceSet, load_slice_sets
+from .splits import make_split, split_patients
+from .volume import Volume, VolumeReadError
+
+__all__ = [
+    "Volume",
+    "VolumeReadError",
+    "read_volume",
+    "read_volumes",
+    "iter_volumes",
+    "find_volume_paths",
+    "patient_id_of",
+    "demo_volumes",
+    "demo_slice",
+    "demo_source_table",
+    "DEMO_SOURCES",
+    "MNI152_NOTICE",
+    "prepare_slice",
+    "prepare_volume",
+    "informative_slices",
+    "znorm",
+    "split_patients",
+    "make_split",
+    "SPLIT_FRACTIONS",
+    "DATA_SETTINGS",
+    "data_settings",
+    "SliceSet",
+    "load_slice_sets",
+    "training_sample",
+    "SampleGenerator",
+    "describe_samples",
+    "summarise_samples",
+    "ArtefactDataset",
+    "EVALUATION_SETTINGS",
+    "EvalSets",
+    "EvalSetChecksumError",
+    "make_eval_sets",
+    "save_eval_sets",
+    "load_eval_sets",
+    "eval_sets",
+    "power_table",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The Keras dataset is imported on first use so that the data layer loads without Keras.
+    if name == "ArtefactDataset":
+        from .pipeline import ArtefactDataset
+
+        return ArtefactDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,167 @@
+"""Tables and figures of the data chapter (the notebook only calls these and displays them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .evalsets import EvalSets
+from .slicesets import SliceSet
+
+__all__ = [
+    "split_summary",
+    "slice_counts",
+    "plot_examples",
+    "plot_artefact_distribution",
+    "plot_eval_sets",
+]
+
+
+def split_summary(sets: Mapping[str, SliceSet]):
+    """Slices, volumes and patients per split (a pandas DataFrame)."""
+    import pandas as pd
+
+    return pd.DataFrame([s.summary() for s in sets.values()]).set_index("split")
+
+
+def slice_counts(sets: Mapping[str, SliceSet]):
+    """Slices per volume (rows) and split (columns), with totals (a pandas DataFrame)."""
+    import pandas as pd
+
+    frames = [pd.Series(s.volume).value_counts().rename(name) for name, s in sets.items() if len(s)]
+    table = pd.concat(frames, axis=1).fillna(0).astype(int).sort_index()
+    table.loc["total"] = table.sum()
+    table.index.name = "volume"
+    return table
+
+
+def plot_examples(sets: Mapping[str, SliceSet], n_columns: int = 5):
+    """Example slices of each split, spread evenly over the split (one row per split)."""
+    import matplotlib.pyplot as plt
+
+    names = [name for name, s in sets.items() if len(s)]
+    fig, axes = plt.subplots(
+        len(names), n_columns, figsize=(2.1 * n_columns, 2.3 * len(names)), squeeze=False
+    )
+    for row, name in enumerate(names):
+        slice_set = sets[name]
+        chosen = np.unique(np.linspace(0, len(slice_set) - 1, n_columns).round().astype(int))
+        for col in range(n_columns):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(chosen):
+                ax.axis("off")
+                continue
+            i = int(chosen[col])
+            ax.imshow(np.asarray(slice_set.images[i]), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{slice_set.volume[i]}\nslice {slice_set.slice_index[i]}", fontsize=7)
+        axes[row, 0].set_ylabel(f"{name}\n({len(slice_set)} slices)")
+    fig.suptitle(f"Prepared slices ({sets[names[0]].size} x {sets[names[0]].size}, [0, 1])")
+    fig.tight_layout()
+    return fig
+
+
+def _hist(ax: Any, values: Any, title: str, bins: Any = 12) -> None:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size:
+        ax.hist(values, bins=bins, color="0.35")
+    ax.set_title(f"{title} (n = {values.size})", fontsize=9)
+
+
+def plot_artefact_distribution(samples: Any):
+    """Histograms of the artefact kinds and their main parameters over training samples.
+
+    ``samples`` is the DataFrame of `describe_samples`.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4, figsize=(13, 5.6))
+    axes = axes.ravel()
+    counts = samples["kind"].value_counts().reindex(["bias", "subsampling", "motion", "noise"])
+    counts = counts.dropna()
+    axes[0].bar(counts.index, counts.values, color="0.35")
+    axes[0].set_title(f"artefact per sample (n = {len(samples)})", fontsize=9)
+    axes[0].tick_params(axis="x", labelsize=8)
+
+    def column(kind: str, key: str) -> Any:
+        if key not in samples:
+            return []
+        return samples.loc[samples["kind"] == kind, key].dropna()
+
+    _hist(axes[1], column("bias", "field_width"), "bias: field max - min")
+    _hist(axes[2], column("bias", "length_scale"), "bias: length scale (cells)")
+    masks = column("subsampling", "mask")
+    if len(masks):
+        table = (
+            samples.loc[samples["kind"] == "subsampling"].groupby(["acceleration", "mask"]).size()
+        )
+        table = table.unstack(fill_value=0)
+        bottom = np.zeros(len(table))
+        for mask in table.columns:
+            axes[3].bar(table.index.astype(str), table[mask].values, bottom=bottom, label=mask)
+            bottom += table[mask].values
+        axes[3].legend(fontsize=7)
+    axes[3].set_title(f"subsampling: acceleration, mask (n = {len(masks)})", fontsize=9)
+    _hist(axes[4], column("motion", "corrupted_fraction"), "motion: corrupted fraction")
+    segments = column("motion", "n_segments")
+    _hist(axes[5], segments, "motion: segments", bins=np.arange(0.5, 26.5, 1.0))
+    _hist(axes[6], column("noise", "snr_db"), "noise: SNR (dB)")
+    pe = _pe_axis_counts(samples)
+    axes[7].bar([str(k) for k in pe.index], pe.values, color="0.35")
+    axes[7].set_title("phase-encoding axis (subsampling, motion)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _pe_axis_counts(samples: Any):
+    """Counts of the phase-encoding axis over the samples that have one."""
+    if "pe_axis" not in samples:
+        import pandas as pd
+
+        return pd.Series(dtype=int)
+    return samples["pe_axis"].dropna().astype(int).value_counts().sort_index()
+
+
+def plot_eval_sets(sets: EvalSets, index: int = 0):
+    """One test slice in every evaluation set: a row per table (3-7), the clean slice first."""
+    import matplotlib.pyplot as plt
+
+    by_table: dict[int, list[str]] = {}
+    for name in sets.names:
+        by_table.setdefault(sets[name].setting.table, []).append(name)
+    n_columns = 1 + max(len(v) for v in by_table.values())
+    fig, axes = plt.subplots(
+        len(by_table), n_columns, figsize=(2.3 * n_columns, 2.4 * len(by_table)), squeeze=False
+    )
+    clean = sets.clean[index]
+    limits = (float(clean.min()), float(clean.max()))
+    for row, (table, names) in enumerate(sorted(by_table.items())):
+        axes[row, 0].imshow(clean, cmap="gray", vmin=limits[0], vmax=limits[1])
+        axes[row, 0].set_title("clean", fontsize=8)
+        axes[row, 0].set_ylabel(f"Table {table}")
+        for col in range(1, n_columns):
+            ax = axes[row, col]
+            if col - 1 >= len(names):
+                ax.axis("off")
+                continue
+            evalset = sets[names[col - 1]]
+            ax.imshow(evalset.corrupted[index], cmap="gray", vmin=limits[0], vmax=limits[1])
+            title = evalset.setting.label
+            if evalset.setting.scenario:
+                title += "\n" + " then ".join(evalset.params[index]["order"])
+            ax.set_title(title, fontsize=8)
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    origin = sets.slices[index]
+    fig.suptitle(
+        f"Evaluation sets, test slice {index}: {origin['volume']} slice {origin['slice_index']} "
+        "(z-normalised, same grey scale)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig

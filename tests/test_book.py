@@ -1,0 +1,75 @@
+"""Every notebook executes on the smoke profile, and the book builds from the executed copies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mtmri_lib import book
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = [n for n in book.chapters() if (ROOT / f"{n}.ipynb").exists()]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_skeleton(name):
+    """Parameters cell with the four parameters, no definitions, no outputs in git."""
+    notebook = json.loads((ROOT / f"{name}.ipynb").read_text())
+    cells = notebook["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    source = "".join(tagged[0]["source"])
+    for parameter in ("profile", "data_dir", "output_dir", "seed"):
+        assert f"{parameter} =" in source
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        text = "".join(cell["source"])
+        assert not any(line.lstrip().startswith(("def ", "class ")) for line in text.splitlines())
+        assert "pip install" not in text
+        assert not cell.get("outputs"), "commit notebooks without outputs"
+    assert any("show_provenance" in "".join(c["source"]) for c in cells)
+
+
+@pytest.mark.book
+def test_smoke_book_executes_and_builds(tmp_path):
+    runs = book.execute_notebooks("smoke", build_dir=tmp_path)
+    assert [r.path for r in runs] == NOTEBOOKS
+    assert not any(r.skipped for r in runs)
+    # A second run skips every unchanged notebook.
+    again = book.execute_notebooks("smoke", build_dir=tmp_path)
+    assert all(r.skipped for r in again)
+    index = book.build_book(tmp_path)
+    assert index.exists()
+    html = (index.parent / "book" / "artefacts.html").read_text()
+    assert "Provenance of this page" in html
+
+
+def test_failing_notebook_names_notebook_and_cell(tmp_path):
+    import nbformat
+
+    root = tmp_path / "src"
+    (root / "book").mkdir(parents=True)
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/bad\n"
+    )
+    (root / "book" / "intro.md").write_text("# intro\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('broken on purpose')"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, root / "book" / "bad.ipynb")
+    with pytest.raises(
+        book.BookError,
+        match=r"book/bad.ipynb failed in cell 3 .*raise ValueError.*broken on purpose",
+    ):
+        book.execute_notebooks("smoke", build_dir=tmp_path / "build", root=root)

@@ -1,0 +1,121 @@
+"""Packaged demo data (offline), slice preparation and the demo split."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from mtmri_lib.data import (
+    DEMO_SOURCES,
+    MNI152_NOTICE,
+    data_settings,
+    demo_slice,
+    demo_volumes,
+    informative_slices,
+    load_slice_sets,
+    power_table,
+    prepare_volume,
+)
+from mtmri_lib.data.power import nemenyi_critical_difference
+from mtmri_lib.data.volume import Volume
+
+
+def test_demo_loads_without_network():
+    """In a fresh process with the proxies pointing nowhere and sockets refusing to connect."""
+    script = textwrap.dedent(
+        """
+        import socket
+
+        def refuse(*args, **kwargs):
+            raise OSError("network disabled in this test")
+
+        socket.socket.connect = refuse
+        socket.create_connection = refuse
+        from mtmri_lib.data import demo_volumes
+        volumes = demo_volumes()
+        print(len(volumes), sum(v.data.shape[0] for v in volumes))
+        """
+    )
+    env = dict(os.environ)
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        env[key] = "http://127.0.0.1:9"
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    n_volumes, n_slices = map(int, out.stdout.split())
+    assert n_volumes == len(DEMO_SOURCES) + 2  # the template in three orientations
+    assert n_slices > 600
+
+
+def test_demo_volumes_roles_and_licences():
+    volumes = demo_volumes()
+    train = [v for v in volumes if v.metadata["role"] == "train"]
+    test = [v for v in volumes if v.metadata["role"] == "test"]
+    assert {v.metadata["plane"] for v in train} == {"axial", "coronal", "sagittal"}
+    assert {v.patient_id for v in train} == {"mni152_2009"}
+    assert len({v.patient_id for v in test}) == len(test) == len(DEMO_SOURCES) - 1
+    assert all(v.metadata["licence"] for v in volumes)
+    assert "McConnell Brain Imaging Centre" in MNI152_NOTICE
+    assert [v.patient_id for v in demo_volumes("test")] == [v.patient_id for v in test]
+    # Copies: changing one does not change the next call's volumes.
+    train[0].data[:] = 0
+    assert demo_volumes("train")[0].data.max() > 0
+
+
+def test_demo_slice_is_prepared():
+    image = demo_slice(48)
+    assert image.shape == (48, 48)
+    assert image.min() == 0.0 and image.max() == 1.0
+
+
+def test_informative_slices_drop_constant_and_empty():
+    data = np.zeros((4, 20, 20), np.float32)
+    data[1] = 5.0  # constant
+    data[2, 8:12, 8:12] = 100.0  # content
+    data[3, 0, 0] = 100.0  # one bright pixel: 0.25 % of the slice
+    assert informative_slices(data).tolist() == [False, False, True, False]
+    assert informative_slices(data, min_foreground=0).tolist() == [False, False, True, True]
+    prepared = prepare_volume(Volume(data=data, patient_id="p"), 16)
+    assert prepared.images.shape == (1, 16, 16) and prepared.dropped == 3
+    assert prepared.slice_index.tolist() == [2]
+    assert prepared.images.dtype == np.float32
+    assert prepared.images.min() == 0 and prepared.images.max() == 1
+
+
+def test_demo_split_keeps_subjects_apart():
+    sets = load_slice_sets("smoke")
+    train, validation, test = sets["train"], sets["validation"], sets["test"]
+    settings = data_settings("smoke")
+    assert len(train) == settings.max_slices["train"]
+    assert train.images.shape[1:] == (32, 32) and train.images.dtype == np.float32
+    assert set(train.patient_id) == set(validation.patient_id) == {"mni152_2009"}
+    assert "mni152_2009" not in set(test.patient_id)
+    # Validation slices and their neighbours are not in training (same template volume).
+    train_keys = {(v, i) for v, i in zip(train.volume, train.slice_index, strict=True)}
+    for volume, index in zip(validation.volume, validation.slice_index, strict=True):
+        for offset in range(-settings.demo_validation_gap, settings.demo_validation_gap + 1):
+            assert (volume, index + offset) not in train_keys
+    # Reproducible from the seed.
+    again = load_slice_sets("smoke", splits=("train",))["train"]
+    assert again.fingerprint() == train.fingerprint()
+
+
+def test_cpu_demo_test_set_uses_every_single_subject_image():
+    test = load_slice_sets("cpu", splits=("test",))["test"]
+    assert set(test.patient_id) == {s.name for s in DEMO_SOURCES if s.role == "test"}
+    assert len(test) == 50
+
+
+def test_power_table_matches_demsar():
+    # Demsar (2006), Table 5(a): q_0.05 = 2.569 (4 methods), 2.728 (5 methods).
+    assert nemenyi_critical_difference(1, 4) / np.sqrt(4 * 5 / 6) == pytest.approx(2.569, abs=1e-3)
+    assert nemenyi_critical_difference(1, 5) / np.sqrt(5 * 6 / 6) == pytest.approx(2.728, abs=1e-3)
+    table = power_table(50, 5)
+    assert list(table.index) == ["slices", "volumes"]
+    assert table.loc["slices", "detectable win rate"] < table.loc["volumes", "detectable win rate"]

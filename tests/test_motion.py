@@ -1,0 +1,497 @@
+"""Motion artefacts: the artefact battery, the segment layout, and the fast k-space method
+checked against the straightforward reference (cubic-spline resampling per segment)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mtmri_lib.artefacts import corrupt, motion
+from mtmri_lib.fourier import fft2c, nufft2c
+
+SHAPES = [(32, 32), (33, 33), (40, 27), (27, 40)]
+
+
+@pytest.fixture(scope="module")
+def slice64(mr_slice):
+    """The real MR slice in double precision, so that a k-space round trip changes a clean
+    line by ~1e-16 only (the demo slice is float32: ~1e-8)."""
+    return mr_slice.astype(np.float64)
+
+
+def smooth_phantom(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Gaussian blobs (sd 2-3 px) near the centre: smooth, and zero (below 1e-10 of the
+    maximum) within 12 px of the border for the shapes used here.
+
+    Smooth, so that interpolation models barely differ; the zero margin is wide enough that
+    the poses of the agreement test move nothing out of the field of view.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    image = np.zeros(shape)
+    for _ in range(10):
+        centre = np.array(shape) / 2 + rng.uniform(-0.12, 0.12, 2) * np.array(shape)
+        sd = rng.uniform(2.0, 3.0)
+        r2 = (rows - centre[0]) ** 2 + (cols - centre[1]) ** 2
+        image += rng.uniform(0.2, 1.0) * np.exp(-r2 / (2 * sd**2))
+    return image
+
+
+def changed_lines(image, result_image, pe_axis, tol=1e-9):
+    """Which PE lines of the corrupted k-space differ from the clean one (beyond round-off).
+
+    Measured through the inverse and forward FFT, so exact equality cannot be asked; the
+    round trip changes a line by ~1e-16 of the k-space maximum, a corrupted line by far more.
+    """
+    clean, corrupted = fft2c(image), fft2c(result_image)
+    scale = np.abs(clean).max()
+    return (np.abs(corrupted - clean) > tol * scale).any(axis=1 - pe_axis)
+
+
+def runs(mask):
+    """[start, stop) of the runs of True in a boolean vector."""
+    edges = np.diff(np.concatenate(([0], mask.astype(int), [0])))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def rigid(shape, pe_axis, segments, rotations, translations, clean_centre=0.0):
+    n = shape[pe_axis]
+    n_corrupt = sum(b - a for a, b in segments)
+    return motion.Params(
+        motion="rigid",
+        pe_axis=pe_axis,
+        corrupted_fraction=n_corrupt / n,
+        n_segments=len(segments),
+        clean_centre=clean_centre,
+        segments=segments,
+        rotations=rotations,
+        translations=translations,
+    )
+
+
+# --- identity and the documented extremes ------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rigid", "periodic", "mixed"])
+def test_zero_fraction_is_identity(image, kind):
+    for seed in range(3):
+        result = corrupt(image, "motion", seed, zscore=False, motion=kind, corrupted_fraction=0)
+        np.testing.assert_array_equal(result.image, image)
+        assert result.params["corrupted_fraction"] == 0
+
+
+@pytest.mark.parametrize("pinned", [{"delta": 0.0}, {"ky0": math.pi}])
+def test_periodic_zero_strength_is_identity(image, pinned):
+    result = corrupt(image, "motion", 1, zscore=False, motion="periodic", **pinned)
+    np.testing.assert_array_equal(result.image, image)
+
+
+@pytest.mark.parametrize("pe_axis", [0, 1])
+def test_rigid_corrupts_30_to_80_percent_of_all_lines(slice64, pe_axis):
+    n = slice64.shape[pe_axis]
+    fractions = []
+    for seed in range(12):
+        result = corrupt(slice64, "motion", seed, output="complex", zscore=False, pe_axis=pe_axis)
+        measured = changed_lines(slice64, result.image, pe_axis)
+        assert measured.sum() == round(result.params["corrupted_fraction"] * n)
+        # The measured lines are exactly the recorded segments.
+        assert [list(r) for r in runs(measured)] == result.params["segments"]
+        fractions.append(measured.mean())
+    # round(f * N) lines with f in [0.3, 0.8]: within half a line of the range.
+    assert 0.3 - 0.5 / n <= min(fractions) and max(fractions) <= 0.8 + 0.5 / n
+    assert max(fractions) - min(fractions) > 0.1  # the fraction is drawn, not fixed
+
+
+@pytest.mark.parametrize("clean_centre", [0.25, 0.125, 0.05])
+@pytest.mark.parametrize("pe_axis", [0, 1])
+def test_clean_centre_is_untouched_bit_for_bit(slice64, clean_centre, pe_axis):
+    n = slice64.shape[pe_axis]
+    band = motion.centre_band(n, clean_centre)
+    assert band.stop - band.start == round(clean_centre * n) and band.start <= n // 2 < band.stop
+    clean = fft2c(slice64)
+    for seed in range(4):
+        fixed = {"pe_axis": pe_axis, "clean_centre": clean_centre}
+        params = motion.sample(
+            slice64.shape, np.random.default_rng(seed), fidelity="paper", fixed=fixed
+        )
+        assert 0.3 <= params.corrupted_fraction <= min(0.8, 1 - clean_centre)
+        kspace = motion.corrupted_kspace(slice64, params)
+        centre = (band, slice(None)) if pe_axis == 0 else (slice(None), band)
+        assert kspace[centre].tobytes() == clean[centre].tobytes()
+        # And measured through corrupt(): no centre line changes beyond round-off.
+        result = corrupt(slice64, "motion", seed, output="complex", zscore=False, **fixed)
+        assert not changed_lines(slice64, result.image, pe_axis)[band].any()
+
+
+def test_code_fidelity_defaults_clean_centre_and_segment_range(slice64):
+    counts = []
+    for seed in range(40):
+        params = motion.sample((320, 320), np.random.default_rng(seed), fidelity="code", fixed={})
+        assert params.clean_centre == 0.07
+        counts.append(params.n_segments)
+    assert 4 <= min(counts) and max(counts) <= 23
+    result = corrupt(slice64, "motion", 0, fidelity="code", output="complex", zscore=False)
+    band = motion.centre_band(64, 0.07)
+    assert not changed_lines(slice64, result.image, result.params["pe_axis"])[band].any()
+
+
+@pytest.mark.parametrize("pe_axis", [0, 1])
+def test_periodic_leaves_centre_lines_untouched(slice64, pe_axis):
+    n = slice64.shape[pe_axis]
+    ky = 2 * np.pi * (np.arange(n) - n // 2) / n
+    clean = fft2c(slice64)
+    for seed in range(4):
+        fixed = {"motion": "periodic", "pe_axis": pe_axis}
+        params = motion.sample(
+            slice64.shape, np.random.default_rng(seed), fidelity="paper", fixed=fixed
+        )
+        assert math.pi / 10 < params.ky0 <= math.pi / 8
+        inner = np.abs(ky) <= params.ky0
+        kspace = motion.corrupted_kspace(slice64, params)
+        keep = (inner, slice(None)) if pe_axis == 0 else (slice(None), inner)
+        assert kspace[keep].tobytes() == clean[keep].tobytes()
+        result = corrupt(slice64, "motion", seed, output="complex", zscore=False, **fixed)
+        changed = changed_lines(slice64, result.image, pe_axis)
+        np.testing.assert_array_equal(changed[inner], False)
+        assert changed[~inner].mean() > 0.9  # the outer lines do move
+
+
+def test_periodic_phase_follows_the_formula():
+    n = 16
+    image = smooth_phantom((n, 12))
+    params = motion.Params(
+        motion="periodic", pe_axis=0, delta=3.0, frequency=2.0, phase=0.5, ky0=0.4
+    )
+    ratio = motion.corrupted_kspace(image, params) / fft2c(image)
+    # ky in (-pi, pi]: the first line of an even N is +pi (the article's interval).
+    ky = 2 * np.pi * (np.arange(n) - n // 2) / n
+    ky[0] = np.pi
+    phi = np.where(np.abs(ky) > 0.4, ky * 3.0 * np.sin(2.0 * ky + 0.5), 0.0)
+    np.testing.assert_allclose(ratio, np.exp(-1j * phi)[:, None] * np.ones((1, 12)), atol=1e-9)
+
+
+def test_mixed_draws_both_kinds_half_and_half():
+    kinds = [
+        motion.sample(
+            (64, 64), np.random.default_rng(s), fidelity="paper", fixed={"motion": "mixed"}
+        ).motion
+        for s in range(400)
+    ]
+    # Binomial(400, 1/2): sd 10, so 200 +- 40 is four standard deviations.
+    assert abs(kinds.count("rigid") - 200) <= 40 and set(kinds) == {"rigid", "periodic"}
+
+
+def test_pixel_values_scale_with_image_size():
+    rng = np.random.default_rng(0)
+    shifts, deltas = [], []
+    for _ in range(300):
+        p = motion.sample((64, 160), rng, fidelity="paper", fixed={"pe_axis": 0})
+        shifts += list(p.translations)
+        q = motion.sample(
+            (64, 160), rng, fidelity="paper", fixed={"pe_axis": 1, "motion": "periodic"}
+        )
+        deltas.append(q.delta)
+    shifts = np.array(shifts)
+    # sd 30 px at 320: 6 px along 64 rows, 15 px along 160 columns (within ~10 %).
+    np.testing.assert_allclose(shifts.std(axis=0), [6.0, 15.0], rtol=0.1)
+    np.testing.assert_allclose(shifts.mean(axis=0), [0.0, 0.0], atol=1.0)
+    # Delta uniform in [20, 120] px at 320, scaled by the PE size 160.
+    assert 10 <= min(deltas) and max(deltas) <= 60 and max(deltas) - min(deltas) > 40
+
+
+# --- the segment layout -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("clean_centre", [0.0, 0.25])
+def test_segments_are_runs_alternating_with_clean_runs(clean_centre):
+    n = 320
+    band = motion.centre_band(n, clean_centre)
+    starts = []
+    for seed in range(60):
+        fixed = {"pe_axis": 1, "clean_centre": clean_centre}
+        p = motion.sample((64, n), np.random.default_rng(seed), fidelity="paper", fixed=fixed)
+        assert 4 <= p.n_segments <= 24 and len(p.segments) == p.n_segments
+        lines = np.zeros(n, bool)
+        for start, stop in p.segments:
+            assert 0 <= start < stop <= n
+            lines[start:stop] = True
+        assert not lines[band].any()  # never in (or across) the clean centre
+        # Every segment is one maximal run: a clean line (or the centre) separates them.
+        assert runs(lines) == [tuple(s) for s in p.segments]
+        assert lines.sum() == round(p.corrupted_fraction * n)
+        assert len(p.rotations) == len(p.translations) == p.n_segments
+        starts.append(p.segments[0][0])
+    assert len(set(starts)) > 10  # the layout is drawn, not a fixed pattern
+
+
+def test_segment_count_is_reduced_when_lines_are_few():
+    # 16 lines, 5 corrupted: at most 5 segments; drawn counts (4-24) are cut to fit.
+    counts = set()
+    for seed in range(30):
+        fixed = {"pe_axis": 0, "corrupted_fraction": 5 / 16}
+        p = motion.sample((16, 16), np.random.default_rng(seed), fidelity="paper", fixed=fixed)
+        assert p.n_segments == len(p.segments) <= 5
+        assert sum(b - a for a, b in p.segments) == 5
+        counts.add(p.n_segments)
+    assert 5 in counts
+    with pytest.raises(ValueError, match="n_segments=6 cannot be laid out"):
+        motion.sample(
+            (16, 16), np.random.default_rng(0), fidelity="paper", fixed={**fixed, "n_segments": 6}
+        )
+
+
+def test_layouts_are_uniform_on_a_small_case():
+    # 6 lines, 3 corrupted in 2 runs: C(2, 1) * C(4, 2) = 12 layouts, each equally likely.
+    rng = np.random.default_rng(0)
+    seen = {}
+    for _ in range(2400):
+        layout = tuple(motion._sample_runs(rng, 6, 3, 2))
+        seen[layout] = seen.get(layout, 0) + 1
+    assert len(seen) == 12
+    # Each count ~ Binomial(2400, 1/12): mean 200, sd 13.5.
+    assert all(abs(c - 200) < 60 for c in seen.values())
+
+
+def test_everything_pinned_needs_no_draw(image):
+    class NoDraws:
+        def __getattr__(self, name):
+            raise AssertionError(f"sample drew from rng ({name}) although every value was pinned")
+
+    for kind in ("rigid", "periodic"):
+        params = corrupt(image, "motion", 3, motion=kind).params
+        fixed = {k: v for k, v in params.items() if k in motion.ACCEPTED}
+        again = motion.sample(image.shape, NoDraws(), fidelity="paper", fixed=fixed)
+        assert again == motion.sample(
+            image.shape, np.random.default_rng(9), fidelity="paper", fixed=fixed
+        )
+
+
+# --- reproducibility ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rigid", "periodic", "mixed"])
+def test_same_seed_same_bits_and_replay(image, kind):
+    a = corrupt(image, "motion", 11, motion=kind, output="complex")
+    b = corrupt(image, "motion", np.random.default_rng(11), motion=kind, output="complex")
+    c = corrupt(image, "motion", 12, motion=kind, output="complex")
+    assert a.image.tobytes() == b.image.tobytes()
+    assert not np.array_equal(a.image, c.image)
+    for params in (a.params, json.loads(json.dumps(a.params))):
+        replay = corrupt(image, "motion", **params)
+        assert replay.image.tobytes() == a.image.tobytes() and replay.params == a.params
+
+
+def test_same_bits_in_another_process():
+    code = (
+        "import hashlib, sys; sys.path.insert(0, 'tests');"
+        "from test_motion import smooth_phantom; from mtmri_lib.artefacts import corrupt;"
+        "print(' '.join(hashlib.sha256(corrupt(smooth_phantom((40, 36)), 'motion', s,"
+        " motion=m).image.tobytes()).hexdigest() for s in (1, 2) for m in ('rigid', 'periodic')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    here = [
+        hashlib.sha256(
+            corrupt(smooth_phantom((40, 36)), "motion", s, motion=m).image.tobytes()
+        ).hexdigest()
+        for s in (1, 2)
+        for m in ("rigid", "periodic")
+    ]
+    assert out.stdout.split() == here
+
+
+@pytest.mark.parametrize("kind", ["rigid", "periodic", "mixed"])
+def test_global_numpy_random_state_untouched(image, kind):
+    np.random.seed(7)  # noqa: NPY002 (the legacy global state is what is checked)
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    corrupt(image, "motion", 1, motion=kind)
+    corrupt(image, "motion", motion=kind)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+
+
+# --- shapes and dtypes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", ["rigid", "periodic"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_shape_and_dtype_preserved(shape, kind, dtype):
+    image = smooth_phantom(shape).astype(dtype)
+    for pe_axis in (0, 1):
+        out = corrupt(image, "motion", 5, motion=kind, pe_axis=pe_axis, zscore=False, output="real")
+        assert out.image.shape == shape and out.image.dtype == np.real(image).dtype
+        full = corrupt(image, "motion", 5, motion=kind, pe_axis=pe_axis, output="complex").image
+        assert full.dtype == np.result_type(dtype, np.complex64)
+        assert np.all(np.isfinite(full))
+
+
+# --- invalid input --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fixed, error, match",
+    [
+        ({"motion": "wobble"}, ValueError, "motion must be one of"),
+        ({"motion": 3}, ValueError, "motion must be one of"),
+        ({"pe_axis": 2}, ValueError, r"pe_axis must lie in \[0, 1\]; got 2"),
+        ({"pe_axis": True}, TypeError, "pe_axis must be an integer"),
+        (
+            {"corrupted_fraction": 1.5},
+            ValueError,
+            r"corrupted_fraction must lie in \[0, 1\]; got 1.5",
+        ),
+        ({"corrupted_fraction": "half"}, TypeError, "corrupted_fraction must be a real number"),
+        ({"n_segments": -1}, ValueError, "n_segments must lie in .*got -1"),
+        ({"n_segments": 2.5}, TypeError, "n_segments must be an integer"),
+        ({"clean_centre": 1.0}, ValueError, r"clean_centre must lie in \[0, 1\); got 1"),
+        ({"clean_centre": -0.1}, ValueError, "clean_centre must lie in"),
+        ({"motion": "periodic", "delta": float("nan")}, ValueError, "delta must be finite"),
+        ({"motion": "mixed", "delta": float("nan")}, ValueError, "delta must be finite"),
+        ({"motion": "periodic", "delta": -1}, ValueError, r"delta must lie in \[0, inf\]"),
+        ({"motion": "periodic", "ky0": 4.0}, ValueError, "ky0 must lie in"),
+        ({"motion": "periodic", "phase": [1]}, TypeError, "phase must be a real number"),
+        ({"motion": "rigid", "delta": 30}, ValueError, "delta applies to periodic motion only"),
+        ({"motion": "periodic", "n_segments": 4}, ValueError, "n_segments applies to rigid"),
+        ({"motion": "periodic", "corrupted_fraction": 0.5}, ValueError, "accepts only 0"),
+        ({"corrupted_fraction": 0.9, "clean_centre": 0.25}, ValueError, "outside the clean centre"),
+        (
+            {"corrupted_fraction": 0.3, "n_segments": 0},
+            ValueError,
+            "n_segments=0 cannot be laid out",
+        ),
+        ({"segments": [[0, 4], [3, 8]]}, ValueError, "must not overlap"),
+        ({"segments": [[4, 4]]}, ValueError, r"stop > start"),
+        ({"segments": [[0, 60]]}, ValueError, "beyond the 48 phase-encoding lines"),
+        ({"segments": [[20, 30]], "clean_centre": 0.25}, ValueError, "overlaps the clean centre"),
+        ({"segments": "0-4"}, TypeError, "segments must be a sequence"),
+        ({"segments": [[0, 4]], "n_segments": 2}, ValueError, "disagrees"),
+        ({"segments": [[0, 4]], "corrupted_fraction": 0.5}, ValueError, "corrupted_fraction"),
+        ({"segments": [[0, 4]], "rotations": [1.0, 2.0]}, ValueError, "rotations must have"),
+        (
+            {"segments": [[0, 4]], "rotations": [float("inf")]},
+            ValueError,
+            "rotations.0. must be finite",
+        ),
+        ({"segments": [[0, 4]], "translations": [[1, 2, 3]]}, ValueError, r"\[row, column\] pair"),
+    ],
+)
+def test_bad_parameters_raise(image, fixed, error, match):
+    with pytest.raises(error, match=match):
+        corrupt(image, "motion", 0, pe_axis=fixed.pop("pe_axis", 0), **fixed)
+
+
+def test_params_validate_directly():
+    with pytest.raises(ValueError, match="rigid motion needs segments"):
+        motion.Params(
+            motion="rigid", pe_axis=0, corrupted_fraction=0.5, n_segments=1, clean_centre=0.0
+        )
+    with pytest.raises(ValueError, match="periodic motion needs delta"):
+        motion.Params(motion="periodic", pe_axis=0, frequency=1.0, phase=0.0, ky0=0.3)
+    with pytest.raises(ValueError, match="motion must be one of"):
+        motion.Params(motion="mixed", pe_axis=0)
+
+
+def test_physically_valid_values_outside_the_article_ranges_are_accepted(image):
+    out = corrupt(
+        image, "motion", 0, pe_axis=1, corrupted_fraction=0.95, n_segments=1, rotations=[90.0]
+    )
+    ((start, stop),) = out.params["segments"]
+    assert stop - start == 38  # 95 % of 40 lines, one pose
+    periodic = corrupt(image, "motion", 0, motion="periodic", delta=300.0, frequency=10.0, ky0=0.0)
+    assert periodic.params["delta"] == 300.0
+
+
+# --- the fast method: convention and agreement with the reference ----------------------------
+
+
+@pytest.mark.parametrize("shape", [(7, 6), (6, 9), (5, 5)])
+def test_nufft2c_is_fft2c_convention_off_the_grid(shape):
+    """nufft2c against the direct DTFT sum with fft2c's origin N // 2 and 1/sqrt(HW)."""
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    f_row, f_col = rng.uniform(-0.9, 0.9, (2, 40))
+    r = np.arange(shape[0]) - shape[0] // 2
+    c = np.arange(shape[1]) - shape[1] // 2
+    phase = np.exp(-2j * np.pi * (f_row[:, None, None] * r[:, None] + f_col[:, None, None] * c))
+    direct = (phase * image).sum(axis=(1, 2)) / np.sqrt(image.size)
+    # eps 1e-12 is the NUFFT's requested accuracy; the sum itself is exact to ~1e-15.
+    np.testing.assert_allclose(nufft2c(image, f_row, f_col, eps=1e-12), direct, atol=1e-10)
+    grid = np.meshgrid(r / shape[0], c / shape[1], indexing="ij")
+    np.testing.assert_allclose(nufft2c(image, *grid, eps=1e-12), fft2c(image), atol=1e-10)
+    # Skipping finufft's sort (coherent=True) changes the speed, never the bits.
+    fast = nufft2c(image, f_row, f_col, coherent=True)
+    assert fast.tobytes() == nufft2c(image, f_row, f_col).tobytes()
+
+
+@pytest.mark.parametrize("n", [33, 32])
+def test_quarter_turn_and_integer_shift_are_exact(n):
+    """Checks of the conventions that need no interpolation: a 90-degree turn about
+    (n // 2, n // 2) is np.rot90 (odd n; even n: shifted by one pixel), and an integer
+    translation is a circular shift (the periodic field of view). Tolerance: the NUFFT's
+    accuracy (1e-6), relative to the k-space maximum."""
+    image = smooth_phantom((n, n), seed=3) + 0.1 * np.random.default_rng(0).random((n, n))
+    params = rigid((n, n), 0, ((0, n),), (90.0,), ((0.0, 0.0),))
+    turned = np.rot90(image) if n % 2 else np.roll(np.rot90(image), 1, axis=0)
+    kspace = motion.corrupted_kspace(image, params)
+    np.testing.assert_allclose(kspace, fft2c(turned), atol=1e-6 * np.abs(kspace).max())
+    params = rigid((n, n), 1, ((0, n),), (0.0,), ((3.0, -5.0),))
+    kspace = motion.corrupted_kspace(image, params)
+    shifted = np.roll(image, (3, -5), axis=(0, 1))
+    np.testing.assert_allclose(kspace, fft2c(shifted), atol=1e-6 * np.abs(kspace).max())
+
+
+@pytest.mark.parametrize("shape", [(96, 88), (91, 80)])
+@pytest.mark.parametrize("pe_axis", [0, 1])
+def test_fast_lines_equal_kspace_of_the_moved_image(shape, pe_axis):
+    """The moved segment lines against `rigid_motion_reference` (cubic splines, per segment).
+
+    The image is smooth (blobs of sd 2-3 px) with a zero margin wider than the poses move it,
+    so zero boundary (splines) and periodic field of view (k-space method) see the same
+    image. What is left is the interpolation model, cubic B-spline against band-limited
+    (sinc): measured 1.1e-4 to 1.5e-4 relative l2 difference on the corrupted lines for these
+    blobs (the NUFFT's own error is 1e-6). Tolerance 1e-3: an error of 1 degree in every
+    angle gives 3e-2, a wrong angle sign or swapped translation axes about 1.
+    """
+    n = shape[pe_axis]
+    segments = ((2, 12), (15, 30), (40, 40 + n // 3), (n - 12, n - 4))
+    params = rigid(
+        shape,
+        pe_axis,
+        segments,
+        rotations=(-20.0, 7.5, 33.0, 14.0),
+        translations=((3.5, -2.25), (0.0, 0.0), (-6.0, 4.75), (1.5, 5.0)),
+    )
+    image = smooth_phantom(shape, seed=1)
+    inner = np.zeros(shape, bool)
+    inner[12:-12, 12:-12] = True
+    assert np.abs(image[~inner]).max() < 1e-10 * image.max()  # the zero margin
+    fast = motion.corrupted_kspace(image, params)
+    reference = fft2c(motion.rigid_motion_reference(image, params))
+    lines = motion.corrupted_lines(params, n)
+    take = (lambda k: k[lines]) if pe_axis == 0 else (lambda k: k[:, lines])
+    difference = np.linalg.norm(take(fast) - take(reference)) / np.linalg.norm(take(reference))
+    assert difference < 1e-3
+    # Clean lines are the same in both, up to the reference's extra FFT round trip.
+    np.testing.assert_allclose(
+        (fast[~lines] if pe_axis == 0 else fast[:, ~lines]),
+        (reference[~lines] if pe_axis == 0 else reference[:, ~lines]),
+        atol=1e-12 * np.abs(fast).max(),
+    )
+    # And the whole corrupted image agrees.
+    image_difference = motion.apply(image, params).image - motion.rigid_motion_reference(
+        image, params
+    )
+    assert np.linalg.norm(image_difference) / np.linalg.norm(image) < 1e-3
+
+
+def test_reference_rejects_periodic_params():
+    params = motion.Params(
+        motion="periodic", pe_axis=0, delta=3.0, frequency=1.0, phase=0.0, ky0=0.3
+    )
+    with pytest.raises(ValueError, match="needs motion='rigid'"):
+        motion.rigid_motion_reference(np.ones((8, 8)), params)
