@@ -78,8 +78,12 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
         else:
             raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
     value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
+    if low is not None and high is not None and not low <= value <= high:
         raise ValueError(f"{name} must lie in [{low}, {high}]; got {value}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}; got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}; got {value}")
     return value
 
 

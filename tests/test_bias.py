@@ -87,6 +87,27 @@ def test_covariance_matches_gaussian_model():
         assert empirical == pytest.approx(model.correlation(lag), abs=0.06), lag
 
 
+def test_fast_summation_equals_gstools_and_zoom():
+    """The separable sum and the zoom matrices reproduce gstools' field and ndimage's zoom."""
+    import gstools
+    import scipy.ndimage
+
+    axis = np.arange(bias.GRID, dtype=float)
+    for length_scale, seed in [(10.0, 0), (33.3, 12345)]:
+        model = gstools.Gaussian(dim=2, var=bias.VARIANCE, len_scale=length_scale)
+        expected = gstools.SRF(model, seed=seed, mode_no=bias.DEFAULT_MODES).structured(
+            [axis, axis]
+        )
+        raw = bias.random_field(length_scale, seed)
+        np.testing.assert_allclose(raw, expected, atol=1e-10)
+        params = bias.Params(field_range=(0.0, 1.0), length_scale=length_scale, seed=seed)
+        zoomed = scipy.ndimage.zoom(
+            raw, (50 / 32, 70 / 32), order=3, mode="nearest", grid_mode=True
+        )
+        unit = (zoomed - zoomed.min()) / (zoomed.max() - zoomed.min())
+        np.testing.assert_allclose(bias.bias_field((50, 70), params), unit, atol=1e-12)
+
+
 def test_identity_and_constant_range():
     image = np.random.default_rng(0).uniform(size=(16, 16))
     out = corrupt(image, "bias", 0, zscore=False, field_range=(2, 2)).image

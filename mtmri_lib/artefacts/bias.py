@@ -18,6 +18,7 @@ Identity: ``field_range=(1, 1)``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,14 +117,41 @@ def sample(
 
 
 def random_field(length_scale: float, seed: int, n_modes: int = DEFAULT_MODES) -> np.ndarray:
-    """The raw Gaussian-covariance random field on the 32 x 32 grid (gstools)."""
+    """The raw Gaussian-covariance random field on the 32 x 32 grid (gstools).
+
+    gstools' randomisation method draws the modes (wave vectors k_m and weights z1_m, z2_m
+    from gstools' own seeded generator: numpy's seed does not reach it, the seed must) and
+    the field is ``sqrt(var / M) * sum_m z1_m cos(k_m . x) + z2_m sin(k_m . x)``. On a
+    structured grid that sum separates by axis into one small matrix product, which gives
+    gstools' own ``structured`` output (tested equal to 1e-10) ten times faster.
+    """
     import gstools
 
     model = gstools.Gaussian(dim=2, var=VARIANCE, len_scale=length_scale)
-    # gstools draws from its own generator: numpy's seed does not reach it, the seed must.
-    srf = gstools.SRF(model, seed=seed, mode_no=n_modes)
+    generator = gstools.SRF(model, seed=seed, mode_no=n_modes).generator
+    wave, z_1, z_2 = generator._cov_sample, generator._z_1, generator._z_2
     axis = np.arange(GRID, dtype=np.float64)
-    return np.asarray(srf.structured([axis, axis]), dtype=np.float64)
+    phase_rows, phase_cols = np.outer(axis, wave[0]), np.outer(axis, wave[1])
+    cos_rows, sin_rows = np.cos(phase_rows), np.sin(phase_rows)
+    # cos(a + b) and sin(a + b) expanded: rows carry a, columns b.
+    left = np.concatenate([cos_rows * z_1 + sin_rows * z_2, cos_rows * z_2 - sin_rows * z_1], 1)
+    right = np.concatenate([np.cos(phase_cols), np.sin(phase_cols)], 1)
+    return np.sqrt(VARIANCE / n_modes) * (left @ right.T)
+
+
+@functools.lru_cache(maxsize=16)
+def _upsampling_matrix(size: int) -> np.ndarray:
+    """(size, 32) matrix of the cubic-spline zoom from 32 cells to ``size`` pixels.
+
+    Column j is the zoom of the j-th unit vector; spline zooming is linear and separable, so
+    ``A_rows @ field @ A_cols.T`` equals ``scipy.ndimage.zoom`` of the field (to 1e-13).
+    ``grid_mode=True`` makes the 32 cells cover the whole image, edge to edge.
+    """
+    matrix = scipy.ndimage.zoom(
+        np.eye(GRID), (size / GRID, 1), order=3, mode="nearest", grid_mode=True
+    )
+    matrix.setflags(write=False)
+    return matrix
 
 
 def bias_field(shape: tuple[int, int], params: Params) -> np.ndarray:
@@ -135,10 +163,7 @@ def bias_field(shape: tuple[int, int], params: Params) -> np.ndarray:
     if low == high:
         return np.full(shape, low)
     raw = random_field(params.length_scale, params.seed, params.n_modes)
-    # grid_mode=True treats the 32 cells as covering the whole image, edge to edge.
-    smooth = scipy.ndimage.zoom(
-        raw, (shape[0] / GRID, shape[1] / GRID), order=3, mode="nearest", grid_mode=True
-    )
+    smooth = _upsampling_matrix(shape[0]) @ raw @ _upsampling_matrix(shape[1]).T
     span = smooth.max() - smooth.min()
     unit = (smooth - smooth.min()) / span if span > 0 else np.zeros_like(smooth)
     return low + unit * (high - low)
