@@ -346,7 +346,7 @@ def test_shape_and_dtype_preserved(shape, kind, dtype):
             r"corrupted_fraction must lie in \[0, 1\]; got 1.5",
         ),
         ({"corrupted_fraction": "half"}, TypeError, "corrupted_fraction must be a real number"),
-        ({"n_segments": -1}, ValueError, "n_segments must be >= 1; got -1"),
+        ({"n_segments": -1}, ValueError, "n_segments must be >= 0; got -1"),
         ({"n_segments": 2.5}, TypeError, "n_segments must be an integer"),
         ({"clean_centre": 1.0}, ValueError, r"clean_centre must lie in \[0, 1\); got 1"),
         ({"clean_centre": -0.1}, ValueError, "clean_centre must lie in"),
