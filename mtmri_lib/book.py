@@ -8,6 +8,11 @@
 4. Copies ``_config.yml``, ``_toc.yml`` and the Markdown pages next to the executed copies, so
    the table of contents reaches the executed notebooks by the same relative paths, and runs
    ``jupyter-book build`` there (``execute_notebooks: off``: the book renders stored outputs).
+5. Serves the widget manager itself: ``npm ci`` installs the versions pinned in
+   ``book/widgets_js/package-lock.json`` (``@jupyter-widgets/html-manager`` and
+   ``requirejs``) into the build folder, and their scripts are copied into the book's static
+   files; ``_config.yml``'s ``nb_ipywidgets_js`` points at them, so the widgets of the
+   static book work with no network (nothing is loaded from a CDN).
 """
 
 from __future__ import annotations
@@ -153,11 +158,55 @@ def execute_notebooks(
     return runs
 
 
+WIDGET_JS = "_widget_js"
+
+
+def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> Path:
+    """Install the pinned widget manager and require.js with npm; copy them for the book.
+
+    Returns the folder (``source_dir/_widget_js``) that ``_config.yml`` lists as a static path.
+    """
+    spec = root / "book" / "widgets_js"
+    npm_dir = build_dir / "npm"
+    npm_dir.mkdir(parents=True, exist_ok=True)
+    lock = (spec / "package-lock.json").read_bytes()
+    installed = npm_dir / "node_modules" / ".mtmri-lock"
+    if not installed.exists() or installed.read_bytes() != lock:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise BookError(
+                "npm is needed to install the widget manager the book serves itself "
+                "(Debian: apt-get install nodejs npm)"
+            )
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy2(spec / name, npm_dir / name)
+        done = subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=npm_dir,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise BookError(
+                f"npm ci failed in {npm_dir}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+        installed.write_bytes(lock)
+    modules = npm_dir / "node_modules"
+    target = source_dir / WIDGET_JS
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(modules / "requirejs" / "require.js", target / "require.js")
+    dist = modules / "@jupyter-widgets" / "html-manager" / "dist"
+    # The icon fonts the bundle also ships are not copied: the book's widgets show no icons.
+    shutil.copy2(dist / "embed-amd.js", target / "embed-amd.js")
+    return target
+
+
 def build_book(build_dir: Path | str = ROOT / "_build", root: Path = ROOT) -> Path:
     """Stage the pages beside the executed notebooks and build the HTML with Jupyter Book 1."""
     build_dir = Path(build_dir).resolve()
     source_dir = build_dir / "book_src"
     source_dir.mkdir(parents=True, exist_ok=True)
+    install_widget_js(build_dir, source_dir, root)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, source_dir / name)
     for name in chapters(root):

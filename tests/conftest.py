@@ -34,3 +34,14 @@ def mr_slice() -> np.ndarray:
     from mtmri_lib.data import demo_slice
 
     return demo_slice(64)
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """Every notebook executed on the smoke profile and the HTML book built (once per run)."""
+    from mtmri_lib import book
+
+    build_dir = tmp_path_factory.mktemp("book")
+    runs = book.execute_notebooks("smoke", build_dir=build_dir)
+    index = book.build_book(build_dir)
+    return build_dir, runs, index

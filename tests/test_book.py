@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -34,17 +35,20 @@ def test_notebook_skeleton(name):
 
 
 @pytest.mark.book
-def test_smoke_book_executes_and_builds(tmp_path):
-    runs = book.execute_notebooks("smoke", build_dir=tmp_path)
+def test_smoke_book_executes_and_builds(smoke_book):
+    build_dir, runs, index = smoke_book
     assert [r.path for r in runs] == NOTEBOOKS
     assert not any(r.skipped for r in runs)
     # A second run skips every unchanged notebook.
-    again = book.execute_notebooks("smoke", build_dir=tmp_path)
+    again = book.execute_notebooks("smoke", build_dir=build_dir)
     assert all(r.skipped for r in again)
-    index = book.build_book(tmp_path)
     assert index.exists()
     html = (index.parent / "book" / "artefacts.html").read_text()
     assert "Provenance of this page" in html
+    # Widgets are served by the book itself, never from a CDN.
+    assert "_static/embed-amd.js" in html and "_static/require.js" in html
+    scripts = re.findall(r'<script[^>]*src="([^"]+)"', html)
+    assert scripts and not [s for s in scripts if "://" in s], scripts
 
 
 def test_failing_notebook_names_notebook_and_cell(tmp_path):
