@@ -242,7 +242,7 @@ def plot_model_outputs(
     tasks = [k for k in outputs if k != "image"] if tasks is None else list(tasks)
     fig, axes = _subplots(1, len(tasks) + 2, (2.5 * (len(tasks) + 2), 3.0))
     _image(axes[0, 0], image, "input u")
-    for ax, task in zip(axes[0, 1:], tasks, strict=True):
+    for ax, task in zip(axes[0, 1 : 1 + len(tasks)], tasks, strict=True):
         residual = np.asarray(outputs[task])
         shown = _image(
             ax, residual, f"p_{task}\nmean |p| {np.mean(np.abs(residual)):.3f}", symmetric=True
