@@ -1,0 +1,125 @@
+"""Figures of the evaluation chapters: example corrections and per-slice score distributions.
+
+Only plotting; the numbers come from `mtmri_lib.evaluation` and `mtmri_lib.tables`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import Method, corrected_images
+from .metrics import METRIC_LABELS
+
+__all__ = ["plot_corrections", "plot_score_distributions", "plot_paired_differences"]
+
+
+def _subplots(rows: int, columns: int, size: tuple[float, float]):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False, layout="constrained")
+    plt.close(fig)  # the notebook displays the returned figure once
+    return fig, axes
+
+
+def plot_corrections(
+    sets: Any,
+    set_name: str,
+    methods: Mapping[str, Method | Any],
+    index: int = 0,
+):
+    """One slice of one evaluation set: clean, corrupted and each method's correction
+    (top row, same grey scale) and each image's difference to the clean slice (bottom row,
+    same symmetric colour scale). All images z-normalised, as they are scored."""
+    from .artefacts._base import znorm
+
+    images = corrected_images(sets, set_name, methods, index)
+    clean = images.pop("clean")
+    shown = {"clean": clean, **{label: znorm(image) for label, image in images.items()}}
+    fig, axes = _subplots(2, len(shown), (2.2 * len(shown), 4.6))
+    low, high = float(clean.min()), float(clean.max())
+    differences = {label: image - clean for label, image in shown.items()}
+    limit = max(float(np.max(np.abs(d))) for d in differences.values()) or 1.0
+    for column, (label, image) in enumerate(shown.items()):
+        axes[0, column].imshow(image, cmap="gray", vmin=low, vmax=high)
+        axes[0, column].set_title(label, fontsize=9)
+        if label == "clean":
+            axes[1, column].axis("off")
+        else:
+            axes[1, column].imshow(differences[label], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axes[1, column].set_title("difference", fontsize=8)
+        for row in range(2):
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+    setting = sets[set_name].setting
+    fig.suptitle(f"{setting.label}: test slice {index}", fontsize=10)
+    return fig
+
+
+def plot_score_distributions(
+    scores: pd.DataFrame,
+    set_names: Sequence[str],
+    metrics: Sequence[str] = ("ssim", "vif"),
+    methods: Sequence[str] | None = None,
+):
+    """Per-slice scores: one panel per (metric, set), one box per method, slices as dots."""
+    rows, columns = len(metrics), len(set_names)
+    fig, axes = _subplots(rows, columns, (3.2 * columns, 2.8 * rows))
+    for r, metric in enumerate(metrics):
+        for c, set_name in enumerate(set_names):
+            ax = axes[r, c]
+            part = scores[(scores["set"] == set_name) & (scores["metric"] == metric)]
+            order = list(dict.fromkeys(part["method"])) if methods is None else list(methods)
+            order = [m for m in order if m in set(part["method"])]
+            values = [part.loc[part["method"] == m, "value"].dropna().to_numpy() for m in order]
+            if order:
+                ax.boxplot(values, showfliers=False)
+                for i, v in enumerate(values, start=1):
+                    jitter = np.linspace(-0.15, 0.15, len(v)) if len(v) > 1 else np.zeros(len(v))
+                    ax.plot(i + jitter, v, ".", markersize=2, alpha=0.5, color="C0")
+                ax.set_xticks(range(1, len(order) + 1), order, rotation=30, ha="right", fontsize=8)
+            severity = part["severity"].iloc[0] if not part.empty else set_name
+            ax.set_title(f"{severity}", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    return fig
+
+
+def plot_paired_differences(
+    scores: pd.DataFrame,
+    pairs: Mapping[str, tuple[str, str]],
+    metric: str,
+):
+    """Per-slice differences between two variants of the same method, one panel per pair:
+    ``pairs`` maps a title to (method a, method b); each dot is a slice, a - b, per set."""
+    fig, axes = _subplots(1, len(pairs), (3.4 * len(pairs), 2.8))
+    for ax, (title, (a, b)) in zip(axes[0], pairs.items(), strict=True):
+        part = scores[scores["metric"] == metric]
+        wide = part.pivot_table(index=["set", "slice"], columns="method", values="value")
+        if a not in wide or b not in wide:
+            ax.set_title(f"{title}\n(not run)", fontsize=9)
+            ax.axis("off")
+            continue
+        difference = (wide[a] - wide[b]).dropna()
+        sets = list(dict.fromkeys(difference.index.get_level_values("set")))
+        for i, set_name in enumerate(sets):
+            values = difference.xs(set_name, level="set").to_numpy()
+            ax.plot(
+                np.full(len(values), i) + np.linspace(-0.2, 0.2, len(values)),
+                values,
+                ".",
+                markersize=3,
+                alpha=0.6,
+            )
+        ax.axhline(0, color="k", linewidth=0.8)
+        labels = [
+            part.loc[part["set"] == s, "severity"].iloc[0] if (part["set"] == s).any() else s
+            for s in sets
+        ]
+        ax.set_xticks(range(len(sets)), labels, rotation=20, fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)}: a - b")
+    return fig

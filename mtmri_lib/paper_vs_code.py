@@ -1,0 +1,225 @@
+"""Measuring what each difference between the article's text and the released code changes.
+
+FACTS.md lists where the released code differs from the article; ``fidelity="code"``
+reproduces the code throughout the package. The paper-vs-code chapter measures each
+difference on the same data, at three levels:
+
+- artefacts: the training distributions of bias fields and rigid motion under each
+  fidelity (`sample_training_corruptions`);
+- metrics and methods: the same slices scored or corrected both ways, as a table with
+  rows for each variant (`variant_table`, then `mtmri_lib.tables.build_table`);
+- statistics: what the difference does to the bold groups (`compare_tables`).
+
+No model is retrained: the differences that only act through training (the residual
+regulariser, the training artefact distributions) are shown at the artefact level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import CORRUPTED_INPUT
+from .metrics import METRIC_LABELS, score_pairs
+from .tables import BASELINE, REFERENCE, ResultTable, Row, TableSpec
+
+__all__ = [
+    "variant_table",
+    "compare_tables",
+    "compare_metric_fidelity",
+    "summarise_comparison",
+    "plot_metric_fidelity",
+    "sample_training_corruptions",
+    "describe_corruptions",
+    "plot_corruption_distributions",
+]
+
+
+def variant_table(
+    number: int,
+    title: str,
+    artefact: str,
+    sets: Sequence[str],
+    labels: Sequence[str],
+    *,
+    reference: str | None = CORRUPTED_INPUT,
+) -> TableSpec:
+    """A table whose rows are variants of one method (and the corrupted input first)."""
+    rows = [Row(reference, REFERENCE)] if reference else []
+    rows += [Row(label, BASELINE) for label in labels]
+    return TableSpec(number, title, artefact, tuple(sets), tuple(rows))
+
+
+def compare_tables(
+    first: ResultTable, second: ResultTable, names: tuple[str, str] = ("paper", "code")
+) -> pd.DataFrame:
+    """Cell by cell: both means, their difference, and each cell's bold status.
+
+    Rows: (severity, metric, method) over the rows run in both tables; the last column says
+    whether the cell's membership of the bold group differs.
+    """
+    a, b = names
+    records = []
+    for column in first.mean.columns:
+        if column not in second.mean.columns:
+            continue
+        for label in first.mean.index:
+            if label not in second.mean.index:
+                continue
+            mean_a, mean_b = first.mean.loc[label, column], second.mean.loc[label, column]
+            if np.isnan(mean_a) or np.isnan(mean_b):
+                continue
+            bold_a = bool(first.bold.loc[label, column])
+            bold_b = bool(second.bold.loc[label, column])
+            records.append(
+                {
+                    "severity": column[0],
+                    "metric": column[1],
+                    "method": label,
+                    f"mean ({a})": mean_a,
+                    f"mean ({b})": mean_b,
+                    f"{b} - {a}": mean_b - mean_a,
+                    f"bold ({a})": bold_a,
+                    f"bold ({b})": bold_b,
+                    "bold changes": bold_a != bold_b,
+                }
+            )
+    return pd.DataFrame(records).set_index(["severity", "metric", "method"])
+
+
+def compare_metric_fidelity(
+    scores: pd.DataFrame,
+    tables: Sequence[int] = (3, 4, 5, 6),
+    *,
+    info: Any = None,
+) -> pd.DataFrame:
+    """`compare_tables` of each table built from the "paper" and the "code" metric scores
+    (``scores`` must hold both, see `mtmri_lib.evaluation.evaluate`'s ``metric_fidelity``);
+    one frame with a ``table`` column."""
+    from .tables import build_table
+
+    frames = []
+    for number in tables:
+        paper = build_table(scores, number, info=info, metric_fidelity="paper")
+        code = build_table(scores, number, info=info, metric_fidelity="code")
+        frames.append(compare_tables(paper, code).assign(table=number))
+    return pd.concat(frames)
+
+
+def summarise_comparison(comparison: pd.DataFrame, names: tuple[str, str] = ("paper", "code")):
+    """Per table and metric: mean and largest absolute difference, cells whose bold status
+    changes, and cells compared."""
+    a, b = names
+    difference = f"{b} - {a}"
+    grouped = comparison.reset_index().groupby(["table", "metric"])
+    return pd.DataFrame(
+        {
+            "mean difference": grouped[difference].mean(),
+            "largest |difference|": grouped[difference].apply(lambda d: d.abs().max()),
+            "bold changes": grouped["bold changes"].sum().astype(int),
+            "cells": grouped.size(),
+        }
+    )
+
+
+def plot_metric_fidelity(scores: pd.DataFrame, metric: str = "ssim"):
+    """Per slice: the metric with the code's setting against the text's, one colour per
+    method; the diagonal marks no change."""
+    import matplotlib.pyplot as plt
+
+    part = scores[scores["metric"] == metric]
+    wide = part.pivot_table(
+        index=["set", "method", "slice"], columns="metric_fidelity", values="value"
+    ).dropna()
+    fig, ax = plt.subplots(figsize=(4.2, 4.0), layout="constrained")
+    plt.close(fig)
+    for method, group in wide.groupby(level="method"):
+        ax.plot(group["paper"], group["code"], ".", markersize=3, alpha=0.6, label=method)
+    low = float(min(wide["paper"].min(), wide["code"].min()))
+    ax.plot([low, 1], [low, 1], "k-", linewidth=0.8)
+    label = METRIC_LABELS.get(metric, metric)
+    ax.set_xlabel(f"{label}, text (data range = reference's max - min)")
+    ax.set_ylabel(f"{label}, code (data range 2)")
+    ax.legend(fontsize=7, markerscale=2)
+    return fig
+
+
+def _summary(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    if kind == "bias":
+        low, high = params["field_range"]
+        return {"field min": float(low), "field max": float(high), "width": high - low}
+    if kind == "motion":
+        return {
+            "corrupted fraction": float(params.get("corrupted_fraction") or 0.0),
+            "segments": int(params.get("n_segments") or 0),
+            "clean centre": float(params.get("clean_centre") or 0.0),
+        }
+    return {k: v for k, v in params.items() if isinstance(v, (int, float)) and k != "seed"}
+
+
+def sample_training_corruptions(
+    images: np.ndarray,
+    kind: str,
+    *,
+    fidelity: str = "paper",
+    n: int = 100,
+    seed: int = 0,
+    metrics: Sequence[str] = ("ssim", "vif"),
+) -> pd.DataFrame:
+    """Draw ``n`` corruptions of ``kind`` from the training distribution of a fidelity.
+
+    The images (clean slices in [0, 1]) are used in turn; draw ``i`` uses
+    ``SeedSequence([seed, i])`` for both fidelities, so the two see the same slices and the
+    same random stream. Returns one row per draw: the parameters that differ between the
+    fidelities (field range for bias; corrupted fraction, segments and clean centre for
+    motion) and the metrics of the corrupted image against the clean slice.
+    """
+    from .artefacts import corrupt
+
+    images = np.asarray(images)
+    rows, references, corrupted = [], [], []
+    for i in range(int(n)):
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
+        image = images[i % len(images)]
+        result = corrupt(image, kind, rng, fidelity=fidelity)
+        rows.append(
+            {"fidelity": fidelity, "slice": i % len(images), **_summary(kind, result.params)}
+        )
+        references.append(image)
+        corrupted.append(result.image)
+    frame = pd.DataFrame(rows)
+    scores = score_pairs(
+        np.stack(references), np.stack(corrupted), metrics, workers=1, progress=False
+    )
+    for metric in metrics:
+        frame[METRIC_LABELS.get(metric, metric)] = scores[metric].to_numpy()
+    return frame
+
+
+def describe_corruptions(samples: pd.DataFrame) -> pd.DataFrame:
+    """Median and 5th / 95th percentiles of every column, per fidelity."""
+    numeric = samples.drop(columns=["slice"]).groupby("fidelity")
+    quantiles = numeric.quantile([0.05, 0.5, 0.95])
+    quantiles.index = quantiles.index.set_names(["fidelity", "quantile"])
+    return quantiles.unstack("quantile").T
+
+
+def plot_corruption_distributions(samples: pd.DataFrame, columns: Sequence[str]):
+    """Histograms of some columns of `sample_training_corruptions`, one colour per fidelity."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(3.2 * len(columns), 2.6), squeeze=False, layout="constrained"
+    )
+    plt.close(fig)
+    for ax, column in zip(axes[0], columns, strict=True):
+        values = samples[column].dropna()
+        bins = np.linspace(values.min(), values.max(), 16) if values.max() > values.min() else 5
+        for fidelity, part in samples.groupby("fidelity"):
+            ax.hist(part[column], bins=bins, alpha=0.5, label=str(fidelity))
+        ax.set_title(column, fontsize=9)
+    axes[0, 0].legend(fontsize=8)
+    return fig

@@ -1,0 +1,149 @@
+"""Comparison methods: each improves its own artefact on a constructed case."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import phantom
+
+from mtmri_lib import baselines
+from mtmri_lib.artefacts import corrupt
+from mtmri_lib.artefacts._base import znorm
+from mtmri_lib.metrics import mse
+
+
+def _needs(key: str) -> None:
+    if key not in baselines.BASELINES:
+        pytest.skip(f"{key} not available ({baselines.BASELINE_INFO[key].package} missing)")
+
+
+@pytest.fixture(scope="module")
+def noisy(mr_slice):
+    return corrupt(mr_slice, "noise", 7, snr_db=0).image
+
+
+def test_registry_names():
+    assert set(baselines.BASELINES) <= {"n4", "bicubic", "tv", "cad", "bm3d"}
+    assert {"bicubic", "tv"} <= set(baselines.BASELINES)  # no optional package needed
+    assert set(baselines.NOT_AVAILABLE) == {"unires", "implicit_bias_cnn"}
+    assert not set(baselines.NOT_AVAILABLE) & set(baselines.BASELINES)
+
+
+def test_n4_reduces_a_bias_field(mr_slice):
+    _needs("n4")
+    rows, columns = np.mgrid[0:64, 0:64] / 63.0
+    field = 0.7 + 0.6 * (0.6 * columns + 0.4 * rows**2)  # smooth, 0.7 .. 1.3
+    biased = mr_slice * field
+    for fidelity in ("paper", "code"):
+        corrected = baselines.n4(biased, fidelity=fidelity)
+        assert mse(mr_slice, corrected) < 0.5 * mse(mr_slice, biased)
+        assert corrected.mean() == pytest.approx(0, abs=1e-9)
+        assert corrected.std() == pytest.approx(1, abs=1e-9)
+
+
+def test_n4_intensity_scaling_follows_fidelity(mr_slice, monkeypatch):
+    _needs("n4")
+    seen = []
+    original = baselines._rescale
+
+    def spy(image, high):
+        seen.append(high)
+        return original(image, high)
+
+    monkeypatch.setattr(baselines, "_rescale", spy)
+    baselines.n4(mr_slice, iterations=(2,))
+    baselines.n4(mr_slice, fidelity="code", iterations=(2,))
+    assert seen == [10.0, 1.0]
+
+
+def test_bicubic_beats_nearest_and_bilinear(mr_slice):
+    low_res = corrupt(mr_slice, "subsampling", 0, acceleration=2, mask="centred").low_res
+    assert low_res.shape == (10, 10)
+    errors = {
+        kernel: mse(mr_slice, baselines.upsample(low_res, 64, kernel=kernel))
+        for kernel in ("nearest", "linear", "cubic")
+    }
+    assert errors["cubic"] < errors["linear"] < errors["nearest"]
+    assert mse(mr_slice, baselines.bicubic(low_res, shape=64)) == pytest.approx(errors["cubic"])
+
+
+def test_fourier_alignment_matches_the_kspace_crop(mr_slice):
+    # For an even low-resolution size the image libraries' pixel-area alignment is off by
+    # about half a low-resolution pixel; the Fourier alignment is where the crop put them.
+    low_res = corrupt(mr_slice, "subsampling", 0, acceleration=2, mask="centred").low_res
+    fourier = baselines.upsample(low_res, 64, alignment="fourier")
+    half_pixel = baselines.upsample(low_res, 64, alignment="half_pixel")
+    assert mse(mr_slice, fourier) < mse(mr_slice, half_pixel)
+
+
+def test_cubic_kernel_is_exact_on_linear_ramps():
+    ramp = np.add.outer(np.arange(12.0), 2 * np.arange(12.0))
+    up = baselines.upsample(ramp, 36, kernel="cubic", alignment="half_pixel")
+    expected_axis = (np.arange(36) + 0.5) / 3 - 0.5
+    expected = np.add.outer(expected_axis, 2 * expected_axis)
+    # Away from the repeated border samples the interpolation is exact.
+    np.testing.assert_allclose(up[6:-6, 6:-6], expected[6:-6, 6:-6], atol=1e-12)
+
+
+def test_code_variant_is_opencv_bilinear():
+    # OpenCV's default (bilinear, pixel areas aligned, border repeated) equals scikit-image's
+    # order-1 resize with edge mode when upsampling.
+    from skimage.transform import resize
+
+    low_res = phantom((9, 9)) + np.random.default_rng(0).normal(size=(9, 9)) * 0.1
+    expected = resize(low_res, (40, 40), order=1, mode="edge", anti_aliasing=False)
+    np.testing.assert_allclose(
+        baselines.upsample(low_res, 40, kernel="linear", alignment="half_pixel"),
+        expected,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        baselines.bicubic(low_res, shape=40, fidelity="code"), znorm(expected), atol=1e-10
+    )
+
+
+def test_tv_reduces_noise(mr_slice, noisy):
+    assert mse(mr_slice, baselines.tv(noisy)) < mse(mr_slice, noisy)
+    np.testing.assert_allclose(baselines.tv(noisy, weight=0), znorm(noisy))
+
+
+def test_cad_reduces_noise(mr_slice, noisy):
+    _needs("cad")
+    assert mse(mr_slice, baselines.cad(noisy)) < 0.8 * mse(mr_slice, noisy)
+    np.testing.assert_allclose(baselines.cad(noisy, iterations=0), znorm(noisy), atol=1e-12)
+
+
+def test_bm3d_reduces_noise(mr_slice, noisy):
+    _needs("bm3d")
+    assert mse(mr_slice, baselines.bm3d_denoise(noisy)) < 0.8 * mse(mr_slice, noisy)
+
+
+def test_outputs_are_znormalised_and_keep_shape(noisy):
+    for key in ("tv", "cad"):
+        if key not in baselines.BASELINES:
+            continue
+        out = baselines.BASELINES[key](3.0 * noisy + 5.0)
+        assert out.shape == noisy.shape
+        assert out.mean() == pytest.approx(0, abs=1e-9) and out.std() == pytest.approx(1)
+
+
+def test_invalid_settings_raise(noisy):
+    with pytest.raises(ValueError, match="fidelity"):
+        baselines.tv(noisy, fidelity="other")
+    with pytest.raises(ValueError, match="weight"):
+        baselines.tv(noisy, weight=-1)
+    with pytest.raises(ValueError, match="kernel"):
+        baselines.upsample(noisy[:8, :8], 16, kernel="lanczos")
+
+
+def test_methods_without_their_package_are_absent():
+    code = (
+        "import sys; sys.modules['SimpleITK'] = None; sys.modules['bm3d'] = None; "
+        "from mtmri_lib import baselines as b; "
+        "assert set(b.BASELINES) == {'bicubic', 'tv'}, b.BASELINES; "
+        "assert b.missing_packages() == {'n4': 'SimpleITK', 'cad': 'SimpleITK', 'bm3d': 'bm3d'}"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
