@@ -4,6 +4,9 @@
     execute the book's notebooks with papermill and build the HTML book.
 ``mtmri bench NAME [args...]``
     run ``benchmarks/NAME.py`` from a source checkout (``mtmri bench artefacts``).
+``mtmri correct INPUT --model MODEL.keras --out DIR [--axis N] [--batch-size 8] [--quiet]``
+    correct a NIfTI file or a DICOM folder slice by slice with a trained model and write
+    NIfTI files of the corrected volume and of each residual (`mtmri_lib.correct`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,27 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _correct(args: argparse.Namespace) -> int:
+    from .correct import correct_file
+
+    try:
+        written = correct_file(
+            args.input,
+            args.model,
+            args.out,
+            axis=args.axis,
+            batch_size=args.batch_size,
+            progress=not args.quiet,
+        )
+    except (OSError, ValueError) as error:  # missing files, unreadable input, wrong model
+        print(f"mtmri correct: {error}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        for name, path in written.items():
+            print(f"{name}: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mtmri", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("name", help="benchmark name, e.g. artefacts")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     bench.set_defaults(func=_bench)
+
+    correct = commands.add_parser(
+        "correct", help="correct a NIfTI file or DICOM folder with a trained model"
+    )
+    correct.add_argument("input", help="a .nii / .nii.gz file or a folder with one DICOM series")
+    correct.add_argument("--model", required=True, help="a trained model (.keras)")
+    correct.add_argument("--out", required=True, help="folder for the NIfTI outputs")
+    correct.add_argument("--axis", type=int, default=None, help="NIfTI: axis to slice along")
+    correct.add_argument("--batch-size", type=int, default=8, help="slices per forward pass")
+    correct.add_argument("--quiet", action="store_true", help="no progress bar, no listing")
+    correct.set_defaults(func=_correct)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,0 +1,319 @@
+"""Correcting a user's volume with a trained model: the ``mtmri correct`` command.
+
+A trained network works at one size (its config's ``image_size``, 320 for the article's). A
+user's volume has slices of any size, and its fine detail should not be blurred by a trip
+through a smaller (or larger) grid. So each slice goes:
+
+1. padded to a square of side N = max(H, W) and Fourier-resized to the model's size S
+   (`mtmri_lib.fourier.fourier_resize`), scaled to [0, 1] and z-normalised, exactly as the
+   training slices were (`mtmri_lib.data.prepare_slice`, then the pipeline's z-norm);
+2. through the model, which returns one residual p_i per artefact (in the z-normalised
+   units of its input);
+3. each residual is brought back to the **input's intensity units** by undoing the two
+   scalings of step 1, ``p_i * sd * (max - min)`` (sd: the standard deviation of the [0, 1]
+   slice; max, min: those of the Fourier-resized slice before the [0, 1] scaling), then
+   Fourier-resized from S back to N and the padding cropped away;
+4. the corrected slice is the input slice plus the sum of these residuals.
+
+At the model's size, the corrected slice z-normalised equals the model's own output
+znorm(u + sum of p_i): the correction is the model's, expressed in the input's units. Only
+the (smooth) residual is resampled, so the input's own detail reaches the output untouched.
+The model's last z-normalisation is not applied: the corrected volume keeps the input's
+intensity scale, so it can be compared with the input voxel by voxel.
+
+Slices that are constant (no image) are passed through unchanged, with zero residuals.
+The output NIfTI files keep the input's geometry: a NIfTI input's own layout, affine and
+header; a DICOM series as (slice, row, column) with the affine the reader computed (RAS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .fourier import fourier_resize
+
+__all__ = [
+    "MIN_SIDE",
+    "MAX_ASPECT",
+    "UnsupportedSizeError",
+    "CorrectedVolume",
+    "correct_volume",
+    "write_corrected",
+    "correct_file",
+]
+
+#: The shortest slice side accepted, in pixels.
+MIN_SIDE = 16
+
+#: The largest ratio of a slice's long side to its short side: a longer slice, padded to a
+#: square, would leave most of the model's field of view to padding.
+MAX_ASPECT = 4.0
+
+
+class UnsupportedSizeError(ValueError):
+    """A volume whose slices the model cannot correct (too small or too elongated)."""
+
+
+@dataclass
+class CorrectedVolume:
+    """The result of `correct_volume`.
+
+    Attributes
+    ----------
+    corrected : ndarray of shape (slices, H, W), float32
+        Input plus the summed residual, in the input's intensity units.
+    residuals : dict
+        ``{artefact: ndarray (slices, H, W) float32}``, each head's residual in the input's
+        units (their sum is ``corrected - input``).
+    input : ndarray of shape (slices, H, W), float32
+    affine : ndarray (4, 4) or None
+    model_size : int
+        The side of the model's input.
+    skipped : list of int
+        Constant slices, left unchanged.
+    scale : ndarray of shape (slices,)
+        Per slice, the factor that brings a residual from the model's units to the input's.
+    """
+
+    corrected: np.ndarray
+    residuals: dict[str, np.ndarray]
+    input: np.ndarray
+    affine: np.ndarray | None
+    model_size: int
+    skipped: list[int] = field(default_factory=list)
+    scale: np.ndarray | None = None
+
+
+def _check_size(shape: tuple[int, ...], source: str) -> None:
+    height, width = (int(v) for v in shape[-2:])
+    if min(height, width) < MIN_SIDE:
+        raise UnsupportedSizeError(
+            f"{source}: slices of {height} x {width} pixels are too small; each side must be "
+            f"at least {MIN_SIDE}"
+        )
+    if max(height, width) / min(height, width) > MAX_ASPECT:
+        raise UnsupportedSizeError(
+            f"{source}: slices of {height} x {width} pixels are too elongated (more than "
+            f"{MAX_ASPECT:g} times longer than wide); slice along another axis (--axis)"
+        )
+
+
+def _crop(square: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Undo `pad_to_square` on the last two axes."""
+    side = square.shape[-1]
+    top, left = (side - height) // 2, (side - width) // 2
+    return square[..., top : top + height, left : left + width]
+
+
+def correct_volume(
+    volume: Any,
+    model: Any,
+    *,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> CorrectedVolume:
+    """Correct every slice of a volume with a trained model (see the module docstring).
+
+    Parameters
+    ----------
+    volume : Volume or ndarray of shape (slices, H, W)
+        From `mtmri_lib.data.read_volume` (raw intensities), or an array.
+    model : ModelCorrector, keras.Model or path
+        A trained model (`mtmri_lib.training.model_method` accepts all three).
+    batch_size : int
+        Slices per forward pass.
+    progress : bool
+        Show a progress bar (tqdm).
+
+    Raises
+    ------
+    UnsupportedSizeError
+        Slices smaller than `MIN_SIDE` or more elongated than `MAX_ASPECT`.
+    """
+    from tqdm.auto import tqdm
+
+    from .training import ModelCorrector, model_method
+
+    corrector = model if isinstance(model, ModelCorrector) else model_method(model)
+    data = np.asarray(getattr(volume, "data", volume), dtype=np.float64)
+    affine = getattr(volume, "affine", None)
+    source = str(getattr(volume, "source", "") or "volume")
+    if data.ndim == 2:
+        data = data[None]
+    if data.ndim != 3:
+        raise UnsupportedSizeError(f"{source}: expected a 3-D volume; got shape {data.shape}")
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"{source}: the volume holds NaN or infinite values")
+    _check_size(data.shape, source)
+    n_slices, height, width = data.shape
+    side, size = max(height, width), corrector.image_size
+    residuals = {task: np.zeros(data.shape, dtype=np.float32) for task in corrector.tasks}
+    scale = np.zeros(n_slices)
+    skipped = []
+    with tqdm(total=n_slices, unit="slice", desc="correcting", disable=not progress) as bar:
+        for start in range(0, n_slices, int(batch_size)):
+            indices = range(start, min(n_slices, start + int(batch_size)))
+            inputs, kept = [], []
+            for i in indices:
+                if data[i].max() <= data[i].min():  # no image (padding would make one)
+                    skipped.append(i)
+                    continue
+                small = fourier_resize(data[i], size)
+                low, high = float(small.min()), float(small.max())
+                unit = (small - low) / (high - low) if high > low else None
+                deviation = float(unit.std()) if unit is not None else 0.0
+                if deviation == 0.0:
+                    skipped.append(i)
+                    continue
+                inputs.append(unit)
+                kept.append(i)
+                scale[i] = deviation * (high - low)
+            if inputs:
+                # The corrector z-normalises each slice, as the training pipeline did.
+                heads = corrector.residuals(np.stack(inputs))
+                for task, values in heads.items():
+                    factors = scale[kept][:, None, None]
+                    upsampled = fourier_resize(values.astype(np.float64) * factors, side)
+                    residuals[task][kept] = _crop(upsampled, height, width)
+            bar.update(len(indices))
+    total = sum(residuals.values())
+    corrected = (data + total).astype(np.float32)
+    return CorrectedVolume(
+        corrected=corrected,
+        residuals=residuals,
+        input=data.astype(np.float32),
+        affine=None if affine is None else np.asarray(affine, dtype=np.float64),
+        model_size=size,
+        skipped=skipped,
+        scale=scale,
+    )
+
+
+def _stem(path: Path) -> str:
+    name = path.name.rstrip("/")
+    for suffix in (".nii.gz", ".nii", ".dcm"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def write_corrected(
+    result: CorrectedVolume,
+    out_dir: str | os.PathLike,
+    *,
+    stem: str = "volume",
+    nifti_source: str | os.PathLike | None = None,
+    slice_axis: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write the corrected volume and the residual volumes as NIfTI files.
+
+    Files: ``<stem>_corrected.nii.gz`` and ``<stem>_residual_<artefact>.nii.gz`` (one per
+    head), and ``<stem>_correction.json`` (what was done). With ``nifti_source`` (the input
+    NIfTI file) and its ``slice_axis``, the outputs take its layout, affine and header;
+    otherwise the (slice, row, column) layout with ``result.affine`` (the identity, and a
+    note in the JSON, when the input had no geometry).
+
+    Returns ``{"corrected": path, "residual_<artefact>": path, ..., "record": path}``.
+    """
+    import nibabel
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    volumes = {"corrected": result.corrected}
+    volumes.update({f"residual_{task}": values for task, values in result.residuals.items()})
+    header, affine, shape = None, result.affine, None
+    if nifti_source is not None:
+        original = nibabel.load(nifti_source)
+        header, affine, shape = original.header.copy(), original.affine, original.shape
+    geometry = "the input's affine"
+    if affine is None:
+        affine = np.eye(4)
+        geometry = "none in the input: identity affine (voxel indices)"
+    written = {}
+    for name, values in volumes.items():
+        array = values
+        if shape is not None:
+            array = np.moveaxis(values, 0, slice_axis if slice_axis is not None else 2)
+            array = array.reshape(shape)
+        image = nibabel.Nifti1Image(np.asarray(array, dtype=np.float32), affine, header=header)
+        image.set_data_dtype(np.float32)
+        if header is not None:
+            image.header.set_slope_inter(1.0, 0.0)
+        path = out_dir / f"{stem}_{name}.nii.gz"
+        nibabel.save(image, path)
+        written[name] = path
+    record = {
+        "outputs": {name: path.name for name, path in written.items()},
+        "geometry": geometry,
+        "model_size": result.model_size,
+        "slices": int(result.corrected.shape[0]),
+        "slice_shape": list(result.corrected.shape[1:]),
+        "skipped_constant_slices": result.skipped,
+        "intensity": (
+            "input units: each residual times the slice's [0, 1] range and z-norm standard "
+            "deviation, Fourier-resized back to the input size and added to the input"
+        ),
+        **(dict(extra) if extra else {}),
+    }
+    written["record"] = out_dir / f"{stem}_correction.json"
+    written["record"].write_text(json.dumps(record, indent=1))
+    return written
+
+
+def correct_file(
+    input_path: str | os.PathLike,
+    model_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    axis: int | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Read a NIfTI file or DICOM folder, correct it, write NIfTI files (``mtmri correct``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The input or the model does not exist.
+    mtmri_lib.data.VolumeReadError
+        The input is not a readable volume.
+    ValueError
+        The model is not an mtmri model; `UnsupportedSizeError` for slices it cannot handle.
+    """
+    from .data import read_volume
+    from .data.readers import volume_format
+    from .training import model_method
+
+    input_path = Path(input_path)
+    if not input_path.exists():
+        raise FileNotFoundError(f"{input_path}: no such file or folder")
+    kind = volume_format(input_path)
+    if kind not in ("nifti", "dicom"):
+        raise ValueError(
+            f"{input_path}: mtmri correct takes a NIfTI file or a DICOM folder; got a {kind} file"
+        )
+    corrector = model_method(model_path, batch_size=batch_size)
+    volume = read_volume(input_path, axis=axis)
+    result = correct_volume(volume, corrector, batch_size=batch_size, progress=progress)
+    nifti = kind == "nifti"
+    return write_corrected(
+        result,
+        out_dir,
+        stem=_stem(input_path),
+        nifti_source=input_path if nifti else None,
+        slice_axis=volume.metadata.get("slice_axis") if nifti else None,
+        extra={
+            "input": str(input_path),
+            "model": str(model_path),
+            "model_label": corrector.name,
+            "model_sha256": corrector.version,
+        },
+    )

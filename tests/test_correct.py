@@ -1,0 +1,188 @@
+"""``mtmri correct``: NIfTI and DICOM in, corrected and residual NIfTI volumes out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+nibabel = pytest.importorskip("nibabel")
+pydicom = pytest.importorskip("pydicom")
+
+from mtmri_lib import cli  # noqa: E402
+from mtmri_lib.correct import (  # noqa: E402
+    MIN_SIDE,
+    UnsupportedSizeError,
+    correct_file,
+    correct_volume,
+)
+from mtmri_lib.data import VolumeReadError, prepare_slice, read_volume, znorm  # noqa: E402
+from mtmri_lib.models import TASKS, build_model  # noqa: E402
+from mtmri_lib.training import model_method  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    """A smoke-size network (32 x 32), untrained: correcting is plumbing, not learning."""
+    path = tmp_path_factory.mktemp("model") / "mt-smoke.keras"
+    build_model("smoke", seed=1).save(path)
+    return path
+
+
+def _phantom_volume(shape=(4, 40, 36), seed=0) -> np.ndarray:
+    """Smooth positive slices in scanner-like units (0-1000), one of them constant."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    volume = ndimage.gaussian_filter(rng.random(shape), (0, 3, 3)) * 1000 + 50
+    volume[-1] = 7.0  # an empty slice: passed through unchanged
+    return volume.astype(np.float32)
+
+
+def _write_nifti(path: Path, data: np.ndarray) -> np.ndarray:
+    affine = np.array(
+        [[0.0, 0.0, 2.5, -30.0], [0.9, 0.0, 0.0, 12.0], [0.0, -1.1, 0.0, 40.0], [0, 0, 0, 1]]
+    )
+    nibabel.save(nibabel.Nifti1Image(data, affine), path)
+    return affine
+
+
+def _write_dicom_series(folder: Path, pixels: np.ndarray, step: float = 3.0) -> None:
+    """A tiny axial DICOM series (uint16, rescaled), one file per slice."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    folder.mkdir(parents=True)
+    series = generate_uid()
+    for k, image in enumerate(pixels):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MRImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = pydicom.Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = MRImageStorage
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.Modality = "MR"
+        ds.PatientID = "CORRECT-TEST"
+        ds.SeriesInstanceUID = series
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = [-20.0, -18.0, 10.0 + k * step]
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ds.PixelSpacing = [0.9, 0.9]
+        ds.SliceThickness = step
+        ds.Rows, ds.Columns = image.shape
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelRepresentation = 0
+        ds.RescaleSlope, ds.RescaleIntercept = 1, 0
+        ds.PixelData = image.astype(np.uint16).tobytes()
+        ds.save_as(folder / f"IM{k:04d}.dcm", enforce_file_format=True)
+
+
+def test_nifti_in_nifti_out_with_the_inputs_geometry(tmp_path, model_file):
+    data = _phantom_volume()  # NIfTI layout (x, y, z): slices along the last axis
+    data = np.moveaxis(data, 0, -1).copy()
+    affine = _write_nifti(tmp_path / "head.nii.gz", data)
+    written = correct_file(tmp_path / "head.nii.gz", model_file, tmp_path / "out", progress=False)
+    assert set(written) == {"corrected", "record", *(f"residual_{task}" for task in TASKS)}
+    corrected = nibabel.load(written["corrected"])
+    assert corrected.shape == data.shape
+    np.testing.assert_allclose(corrected.affine, affine)
+    residuals = sum(nibabel.load(written[f"residual_{task}"]).get_fdata() for task in TASKS)
+    np.testing.assert_allclose(corrected.get_fdata(), data + residuals, rtol=1e-5, atol=1e-3)
+    # The empty slice (the last along z) is passed through, and said so.
+    np.testing.assert_array_equal(corrected.get_fdata()[..., -1], data[..., -1])
+    record = json.loads(written["record"].read_text())
+    assert record["skipped_constant_slices"] == [3] and record["model_size"] == 32
+    assert record["model_label"] == "mtmri_smoke" and len(record["model_sha256"]) == 64
+
+
+def test_at_the_models_size_the_correction_is_the_models_output(model_file):
+    method = model_method(model_file)
+    volume = _phantom_volume((3, 32, 32))[:2] * 3 + 100
+    result = correct_volume(volume, method, progress=False)
+    for i in range(2):
+        expected = method(prepare_slice(volume[i], 32))
+        np.testing.assert_allclose(
+            znorm(result.corrected[i].astype(np.float64)), expected, atol=1e-4
+        )
+
+
+def test_only_the_residual_is_resampled(model_file):
+    """Correcting a 96 x 96 slice with a 32 x 32 model changes only its lowest frequencies:
+    the input's fine detail reaches the output untouched."""
+    from mtmri_lib.fourier import fft2c
+
+    volume = _phantom_volume((2, 96, 96))[:1]
+    volume[0, ::2, ::2] += 200.0  # detail at the Nyquist frequency, far beyond the model's grid
+    result = correct_volume(volume, model_method(model_file), progress=False)
+    change = fft2c(result.corrected[0].astype(np.float64) - volume[0])
+    inside = np.zeros(change.shape, dtype=bool)
+    # The model's band, offsets -16..15 from the centre, and the mirror of its Nyquist line
+    # (the residual is real).
+    inside[48 - 16 : 48 + 17, 48 - 16 : 48 + 17] = True
+    assert np.sum(np.abs(change[inside]) ** 2) > 0
+    assert np.sum(np.abs(change[~inside]) ** 2) < 1e-8 * np.sum(np.abs(change) ** 2)
+
+
+def test_dicom_folder_in_nifti_out(tmp_path, model_file):
+    pixels = np.clip(_phantom_volume((3, 40, 36)), 0, None).astype(np.uint16)
+    _write_dicom_series(tmp_path / "series", pixels)
+    code = cli.main(
+        [
+            "correct",
+            str(tmp_path / "series"),
+            "--model",
+            str(model_file),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    corrected = nibabel.load(tmp_path / "o" / "series_corrected.nii.gz")
+    source = read_volume(tmp_path / "series")
+    assert corrected.shape == (3, 40, 36)
+    np.testing.assert_allclose(corrected.affine, source.affine)
+    assert (tmp_path / "o" / "series_residual_noise.nii.gz").exists()
+
+
+def test_progress_is_shown(tmp_path, model_file, capsys):
+    correct_volume(_phantom_volume((2, 32, 32)), model_method(model_file), progress=True)
+    assert "correcting" in capsys.readouterr().err
+
+
+def test_clear_errors(tmp_path, model_file, capsys):
+    nifti = tmp_path / "small.nii"
+    _write_nifti(nifti, np.ones((8, 8, 3), np.float32))
+    with pytest.raises(UnsupportedSizeError, match=f"at least {MIN_SIDE}"):
+        correct_file(nifti, model_file, tmp_path / "o", progress=False)
+    long = tmp_path / "long.nii"
+    _write_nifti(long, np.random.default_rng(0).random((200, 20, 2)).astype(np.float32))
+    with pytest.raises(UnsupportedSizeError, match="elongated"):
+        correct_file(long, model_file, tmp_path / "o", progress=False)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(VolumeReadError, match="unknown volume format"):
+        correct_file(text, model_file, tmp_path / "o", progress=False)
+    with pytest.raises(FileNotFoundError):
+        correct_file(tmp_path / "missing.nii.gz", model_file, tmp_path / "o", progress=False)
+    good = tmp_path / "good.nii.gz"
+    _write_nifti(good, np.moveaxis(_phantom_volume(), 0, -1).copy())
+    with pytest.raises(ValueError, match=r"\.keras"):
+        correct_file(good, good, tmp_path / "o", progress=False)
+    inputs = keras.Input((32, 32, 1))
+    other = tmp_path / "other.keras"
+    keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs)).save(other)
+    with pytest.raises(ValueError, match="not an mtmri model"):
+        correct_file(good, other, tmp_path / "o", progress=False)
+    # The command line says what is wrong, without a traceback, and exits with 2.
+    code = cli.main(["correct", str(text), "--model", str(model_file), "--out", str(tmp_path)])
+    assert code == 2
+    assert "mtmri correct:" in capsys.readouterr().err
