@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import check_choice
+from .artefacts._base import to_json as _jsonable
 from .metrics import FIDELITIES, check_metrics, default_workers, score_pairs
 
 __all__ = [
@@ -219,16 +220,6 @@ def _file_digest(path: str | os.PathLike) -> str:
     if stamp not in _FILE_DIGESTS:
         _FILE_DIGESTS[stamp] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return _FILE_DIGESTS[stamp]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _package_version(name: str | None) -> str:

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..artefacts._base import to_json as _jsonable
 from ..profiles import Profile, get_profile
 from .settings import DataSettings, data_settings
 from .slicesets import SliceSet, _cap, load_slice_sets
@@ -243,16 +244,6 @@ class EvalSets:
 
 def _tag(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _setting_record(setting: EvalSetting) -> dict[str, Any]:
