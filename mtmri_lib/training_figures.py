@@ -73,6 +73,11 @@ def plot_training_curves(trained: Sequence[Any], *, metric: str = "mse"):
         reference = models[0].record.get("reference_val_mse") if models else None
         if reference is not None and metric == "mse":
             ax.axhline(reference, color="0.5", linestyle=":", label="corrupted input")
+            low, high = ax.get_ylim()
+            ax.set_ylim(low, max(high, reference + 0.05 * (high - low)))
+        if ax is axes.flat[0]:
+            ax.plot([], [], color="0.3", label="validation")
+            ax.plot([], [], "--", color="0.3", alpha=0.6, label="training")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)

@@ -111,3 +111,19 @@ def test_table2_sets_the_run_beside_the_article_without_inventing(interrupted_se
     assert table.loc["alpha", ("MT", "this run")] == f"{result.best.alpha:.2f}"
     assert table.loc["alpha", ("Bias", "this run")] == "not searched"
     assert "smoke" in table.attrs["caption"]
+
+
+def test_training_uses_the_search_where_the_profile_says_so(interrupted_search):
+    output_dir, *_, result = interrupted_search
+    settings = T.training_settings("smoke")
+    assert not settings.use_search
+    chosen = T.training_hyperparameters("smoke", output_dir, models=["MT", "Bias"])
+    assert chosen["MT"] == (
+        T.default_hyperparameters("MT"),
+        "defaults (article values where known)",
+    )
+    searched = T.training_hyperparameters(
+        "smoke", output_dir, models=["MT", "Bias"], settings=settings.with_(use_search=True)
+    )
+    assert searched["MT"] == (result.best, "Bayesian search")
+    assert searched["Bias"][1].startswith("defaults")  # not searched in this profile

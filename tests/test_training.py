@@ -409,3 +409,10 @@ def test_data_sources(tmp_path):
     assert "standing in for the pelvic" in T.DataSources(None, None).describe("pelvic")
     with pytest.raises(FileNotFoundError):
         T.data_sources(tmp_path / "nowhere")
+
+
+def test_run_plan_puts_the_seven_models_first_then_the_extra_seeds():
+    plan = T._run_plan(T.training_settings("cpu").with_(extra_seeds=2), 5, T.MODEL_LABELS)
+    assert plan[:7] == [(label, 5) for label in T.MODEL_LABELS]
+    assert plan[7:] == [("MT", 6), ("MT+L_C", 6), ("MT", 7), ("MT+L_C", 7)]
+    assert T._validation_batch(46, 16) == 23 and T._validation_batch(48, 16) == 16
