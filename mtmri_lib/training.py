@@ -406,10 +406,10 @@ TRAINING_SETTINGS: dict[str, TrainingSettings] = {
         run_eagerly=True,
     ),
     # About 15-20 minutes on 2 CPU cores for the seven models and a second seed of MT and
-    # MT+L_C (about half a minute of XLA compilation per network, then about 15 s per epoch
-    # of the 330 demo training slices), and about 5 minutes for the search.
+    # MT+L_C (about 20 s of XLA compilation per network, then 6-12 s per epoch of the 320
+    # demo training slices used per epoch), and about 5 minutes for the search.
     "cpu": TrainingSettings(
-        max_epochs=6,
+        max_epochs=8,
         patience=3,
         batch_size=16,
         steps_per_epoch=None,
