@@ -78,6 +78,9 @@ __all__ = [
     "evaluate",
     "score_table",
     "corrected_images",
+    "residual_means",
+    "seed_label",
+    "seed_of",
     "shared_cache_dir",
     "COLUMNS",
     "CORRUPTED_INPUT",
@@ -98,6 +101,23 @@ COLUMNS = (
 )
 #: Row label of the identity method: the corrupted input, the tables' reference row.
 CORRUPTED_INPUT = "Corrupted input"
+_SEED_LABEL = re.compile(r"^(?P<label>.+) \(seed (?P<seed>-?\d+)\)$")
+
+
+def seed_label(label: str, seed: int) -> str:
+    """The row label of a model trained with another seed than the main one: "MT (seed 1)".
+
+    Such rows are scored like any other; the tables leave them out of the displayed rows and
+    the statistics and use them for the seed-to-seed spread of their model."""
+    return f"{label} (seed {int(seed)})"
+
+
+def seed_of(label: str) -> tuple[str, int] | None:
+    """``("MT", 1)`` for ``"MT (seed 1)"``; None for a label that is not a `seed_label`."""
+    match = _SEED_LABEL.match(label)
+    return None if match is None else (match["label"], int(match["seed"]))
+
+
 _INPUTS = ("corrupted", "low_res")
 
 
@@ -648,3 +668,51 @@ def corrected_images(
         low_res = None if evalset.low_res is None else evalset.low_res[index : index + 1]
         out[label] = method.correct(evalset.corrupted[index : index + 1], low_res)[0]
     return out
+
+
+def residual_means(
+    sets: Any,
+    models: Mapping[str, Any],
+    set_names: Sequence[str],
+    *,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """The mean absolute value of each output residual, per slice (Table 7's residuals).
+
+    Parameters
+    ----------
+    sets : mtmri_lib.data.EvalSets
+    models : mapping of str to ModelCorrector
+        Row label -> a trained model as `mtmri_lib.training.model_method` returns it (it
+        needs ``.residuals(stack)``).
+    set_names : sequence of str
+        The sets to run the models on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: ``set``, ``method``, ``slice``, ``volume``, ``head``, ``value``, where value is
+        mean |p_head| over the pixels of one slice, in the units of the model's input (the
+        corrupted slice, z-normalised).
+    """
+    from tqdm.auto import tqdm
+
+    for label, model in models.items():
+        if not callable(getattr(model, "residuals", None)):
+            raise TypeError(
+                f"{label!r}: expected a trained model from mtmri_lib.training.model_method "
+                f"(with .residuals); got {type(model).__name__}"
+            )
+    missing = [name for name in set_names if name not in sets.names]
+    if missing:
+        raise KeyError(f"no evaluation set {', '.join(missing)}; sets: {', '.join(sets.names)}")
+    rows = []
+    pairs = [(name, label) for name in set_names for label in models]
+    for set_name, label in tqdm(pairs, desc="residuals", disable=not progress):
+        heads = models[label].residuals(sets[set_name].corrupted)
+        for head, values in heads.items():
+            means = np.abs(np.asarray(values, dtype=np.float64)).mean(axis=(1, 2))
+            for i, value in enumerate(means):
+                origin = sets.slices[i] if i < len(sets.slices) else {}
+                rows.append((set_name, label, i, str(origin.get("volume", "")), head, float(value)))
+    return pd.DataFrame(rows, columns=["set", "method", "slice", "volume", "head", "value"])

@@ -12,17 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import Method, corrected_images
+from .figures import _subplots
 from .metrics import METRIC_LABELS
 
 __all__ = ["plot_corrections", "plot_score_distributions", "plot_paired_differences"]
-
-
-def _subplots(rows: int, columns: int, size: tuple[float, float]):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False, layout="constrained")
-    plt.close(fig)  # the notebook displays the returned figure once
-    return fig, axes
 
 
 def plot_corrections(

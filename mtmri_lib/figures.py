@@ -25,6 +25,11 @@ __all__ = [
 
 
 def _subplots(rows: int, columns: int, size: tuple[float, float]):
+    """A constrained-layout figure with a 2-D array of axes, closed in pyplot.
+
+    The one helper of every figure module (`figures`, `evaluation_plots`,
+    `training_figures`, `result_figures`).
+    """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False, layout="constrained")
@@ -32,13 +37,27 @@ def _subplots(rows: int, columns: int, size: tuple[float, float]):
     return fig, axes
 
 
-def _image(ax, image: np.ndarray, title: str, *, symmetric: bool = False, cmap: str = "gray"):
+def _image(
+    ax,
+    image: np.ndarray,
+    title: str,
+    *,
+    symmetric: bool = False,
+    cmap: str = "gray",
+    limits: tuple[float, float] | None = None,
+    **options: Any,
+):
+    """Show one image without ticks. ``symmetric``: blue-red around 0, on +-``limits[1]`` if
+    given, else on +- the image's own largest magnitude; otherwise ``cmap`` on ``limits``
+    (None: the image's range). ``options`` go to ``imshow`` (``aspect``, ``origin``)."""
     image = np.asarray(image, dtype=np.float64)
     if symmetric:
-        limit = float(np.max(np.abs(image))) or 1.0
-        shown = ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        limit = float(limits[1]) if limits is not None else float(np.max(np.abs(image)))
+        limit = limit or 1.0
+        shown = ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit, **options)
     else:
-        shown = ax.imshow(image, cmap=cmap)
+        low, high = (None, None) if limits is None else limits
+        shown = ax.imshow(image, cmap=cmap, vmin=low, vmax=high, **options)
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])

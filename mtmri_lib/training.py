@@ -97,6 +97,8 @@ __all__ = [
     "read_sidecar",
     "ModelCorrector",
     "model_method",
+    "SequentialCorrector",
+    "trained_methods",
 ]
 
 #: Increase when the way a model is trained changes, so saved models are not reused.
@@ -1773,3 +1775,66 @@ def model_method(
     return ModelCorrector(
         model, version=_digest_file(path), record=read_sidecar(path), batch_size=batch_size
     )
+
+
+class SequentialCorrector:
+    """Two or more correctors applied one after the other (Table 7's sequential rows).
+
+    ``SequentialCorrector([motion, subsampling])`` corrects with the Motion model first and
+    gives its output (z-normalised, as every model's output is) to the Subsampling model.
+
+    Attributes
+    ----------
+    steps : tuple of ModelCorrector
+    name : str
+        The steps' names joined by " → " in the order applied.
+    version : str
+        Digest of the steps' versions in order (the evaluation's cache key).
+    batch_size, image_size : int
+    """
+
+    def __init__(self, steps: Sequence[ModelCorrector], *, name: str | None = None):
+        steps = tuple(steps)
+        if len(steps) < 2:
+            raise ValueError(f"a sequence needs at least two correctors; got {len(steps)}")
+        sizes = {step.image_size for step in steps}
+        if len(sizes) != 1:
+            raise ValueError(f"the correctors take different image sizes: {sorted(sizes)}")
+        self.steps = steps
+        self.name = name or " → ".join(step.name for step in steps)
+        self.version = hashlib.sha256("|".join(step.version for step in steps).encode()).hexdigest()
+        self.batch_size = min(step.batch_size for step in steps)
+        self.image_size = steps[0].image_size
+        self.__name__ = f"sequence {self.name}"
+
+    def __repr__(self) -> str:
+        return f"SequentialCorrector({self.name!r}, version {self.version[:12]})"
+
+    def __call__(self, image: Any, **context: Any) -> np.ndarray:
+        for step in self.steps:
+            image = step(image)
+        return image
+
+
+def trained_methods(
+    profile: str | Profile,
+    output_dir: str | os.PathLike,
+    *,
+    extra_seeds: bool = True,
+    batch_size: int = 16,
+) -> dict[str, ModelCorrector]:
+    """Every trained model of a profile as an evaluation method, keyed by its row label.
+
+    The main (lowest) seed of each model is keyed by the article's label ("MT+L_C"); other
+    seeds, with ``extra_seeds``, by `seed_label` ("MT+L_C (seed 1)"). Models not trained yet
+    are absent.
+    """
+    from .evaluation import seed_label
+
+    methods: dict[str, ModelCorrector] = {}
+    for model in trained_models(profile, output_dir):
+        key = model.label if model.label not in methods else seed_label(model.label, model.seed)
+        if key != model.label and not extra_seeds:
+            continue
+        methods[key] = model_method(model.path, batch_size=batch_size)
+    return methods

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .figures import _subplots
+
 __all__ = [
     "plot_training_curves",
     "plot_training_times",
@@ -20,14 +22,6 @@ __all__ = [
     "seed_spread",
     "hyperparameter_table",
 ]
-
-
-def _subplots(rows: int, columns: int, size: tuple[float, float]):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False, layout="constrained")
-    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
-    return fig, axes
 
 
 def plot_training_curves(trained: Sequence[Any], *, metric: str = "mse"):

@@ -1,6 +1,6 @@
-"""Interactive explorers of the artefacts (and, later, of the model's residuals).
+"""Interactive explorers of the artefacts and of a trained model's residuals.
 
-Two kinds, for two audiences:
+Two kinds of each, for two audiences:
 
 `artefact_explorer` (static-friendly)
     a slider linked in the browser (``jslink``) to a ``Stack`` of precomputed panels (image,
@@ -10,12 +10,19 @@ Two kinds, for two audiences:
 `live_artefact_explorer` (needs a kernel)
     any artefact, any strength, any seed, recomputed on every change with Python callbacks;
     for teaching from a running notebook.
+`residual_explorer` (static-friendly)
+    a slider ``jslink``-ed to a ``Stack`` of precomputed panels, one per chosen slice: the
+    model's input, its output and the residual of each head, all residuals of all slices on
+    one symmetric colour scale.
+`live_residual_explorer` (needs a kernel)
+    any evaluation set, any test slice, recomputed with Python callbacks.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +30,17 @@ import numpy as np
 from .artefacts import KINDS, corrupt
 from .fourier import fft2c
 
-__all__ = ["EXPLORERS", "artefact_explorer", "live_artefact_explorer", "panel_png"]
+__all__ = [
+    "EXPLORERS",
+    "artefact_explorer",
+    "live_artefact_explorer",
+    "panel_png",
+    "figure_png",
+    "ExplorerSlices",
+    "explorer_slices",
+    "residual_explorer",
+    "live_residual_explorer",
+]
 
 #: The parameter each static explorer sweeps, with its values (pinned one at a time).
 EXPLORERS: dict[str, tuple[str, list[Any], dict[str, Any]]] = {
@@ -166,3 +183,197 @@ def live_artefact_explorer(clean: np.ndarray):
         control.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([kind, strength, seed]), output])
+
+
+# --------------------------------------------------------------------------- residuals
+
+
+def figure_png(fig: Any, dpi: int = 80) -> bytes:
+    """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image``)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+@dataclass
+class ExplorerSlices:
+    """Slices chosen from evaluation sets for `residual_explorer`.
+
+    Attributes
+    ----------
+    images : ndarray of shape (n, S, S)
+        The corrupted slices (z-normalised, as stored).
+    references : ndarray of shape (n, S, S)
+        The clean slices (z-normalised).
+    titles : list of str
+        Per slice: set, test slice, its volume and slice, and the artefacts in the order
+        they were applied.
+    """
+
+    images: np.ndarray
+    references: np.ndarray
+    titles: list[str]
+
+
+def explorer_slices(
+    sets: Any,
+    set_names: Sequence[str] = ("subsampling+motion", "noise+bias"),
+    per_set: int = 3,
+) -> ExplorerSlices:
+    """``per_set`` test slices of each named evaluation set, spread evenly over the test set
+    (so they come from different volumes where there are several).
+
+    Raises
+    ------
+    KeyError
+        A set the evaluation sets do not hold.
+    ValueError
+        ``per_set`` < 1, or no set named.
+    """
+    if per_set < 1:
+        raise ValueError(f"per_set must be at least 1; got {per_set}")
+    if not set_names:
+        raise ValueError("set_names must name at least one evaluation set")
+    missing = [name for name in set_names if name not in sets.names]
+    if missing:
+        raise KeyError(f"no evaluation set {', '.join(missing)}; sets: {', '.join(sets.names)}")
+    n_slices = int(sets.clean.shape[0])
+    chosen = np.unique(np.linspace(0, n_slices - 1, min(per_set, n_slices)).round().astype(int))
+    images, references, titles = [], [], []
+    for name in set_names:
+        evalset = sets[name]
+        for index in chosen:
+            images.append(evalset.corrupted[index])
+            references.append(sets.clean[index])
+            params = evalset.params[index] if index < len(evalset.params) else {}
+            applied = " then ".join(params.get("order", evalset.setting.kinds))
+            origin = sets.slices[index] if index < len(sets.slices) else {}
+            where = f" ({origin['volume']} #{origin['slice_index']})" if origin else ""
+            titles.append(f"{name}, test slice {index}{where}: {applied}")
+    return ExplorerSlices(np.stack(images), np.stack(references), titles)
+
+
+def residual_explorer(
+    images: Any,
+    corrector: Any,
+    titles: Sequence[str] | None = None,
+    dpi: int = 80,
+    *,
+    references: Any = None,
+):
+    """A slider over slices showing what each head of a model does, working without a kernel.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, S, S) or sequence of (S, S)
+        The slices (corrupted, at the model's size S), at least one.
+    corrector : ModelCorrector
+        A trained multi-task model (`mtmri_lib.training.model_method`).
+    titles : sequence of str or None
+        One per slice (None: "slice k").
+    dpi : int
+        Resolution of the precomputed pictures.
+    references : ndarray of shape (n, S, S) or None
+        The clean slices, shown first in each picture where given.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        (label, slider, stack): a slider ``jslink``-ed to a ``Stack`` of one precomputed
+        picture per slice (`mtmri_lib.result_figures.residual_panels`: input, output, every
+        head's residual with its mean |p|; the residuals of all slices on one symmetric
+        scale).
+
+    Raises
+    ------
+    ValueError
+        No slice, slices not of the model's size, or a wrong number of titles.
+    """
+    import ipywidgets as widgets
+
+    from .result_figures import _check_stack, residual_limit, residual_panels
+
+    stack = _check_stack(images, corrector)
+    outputs = corrector.outputs(stack)
+    limit = residual_limit(outputs)
+    figures = residual_panels(
+        stack, corrector, titles=titles, references=references, outputs=outputs
+    )
+    panels = [widgets.Image(value=figure_png(fig, dpi), format="png") for fig in figures]
+    stack_widget = widgets.Stack(panels, selected_index=0)
+    slider = widgets.IntSlider(
+        value=0,
+        min=0,
+        max=len(panels) - 1,
+        description="slice",
+        readout=True,
+        continuous_update=True,
+    )
+    widgets.jslink((slider, "value"), (stack_widget, "selected_index"))
+    name = getattr(corrector, "name", "the model")
+    label = widgets.HTML(
+        f"<b>{name}</b>: slide through {len(panels)} slices; every residual on one colour "
+        f"scale, +-{limit:.3g} (z-normalised input units)"
+    )
+    return widgets.VBox([label, slider, stack_widget])
+
+
+def live_residual_explorer(sets: Any, corrector: Any, *, dpi: int = 80):
+    """Any evaluation set, any test slice, through a model, recomputed in the kernel.
+
+    Parameters
+    ----------
+    sets : mtmri_lib.data.EvalSets
+    corrector : ModelCorrector
+        At the sets' image size.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        A dropdown of the sets and a slider of the test slice above one picture: the clean
+        slice, the corrupted input and the output (SSIM and VIF against the clean slice in
+        their titles) and every head's residual on this slice's own symmetric scale. Needs a
+        running kernel; the static book shows the first picture only.
+    """
+    import ipywidgets as widgets
+
+    from .metrics import METRICS
+    from .result_figures import _check_stack, residual_panel
+
+    if len(sets.names) == 0:
+        raise ValueError("the evaluation sets hold no set")
+    _check_stack(sets.clean[:1], corrector)
+    names = list(sets.names)
+    default = "subsampling+motion" if "subsampling+motion" in names else names[0]
+    chooser = widgets.Dropdown(options=names, value=default, description="set")
+    index = widgets.IntSlider(
+        value=0, min=0, max=int(sets.clean.shape[0]) - 1, description="test slice"
+    )
+    picture = widgets.Image(format="png")
+
+    def redraw(*_: Any) -> None:
+        evalset = sets[chooser.value]
+        image, clean = evalset.corrupted[index.value], sets.clean[index.value]
+        outputs = corrector.outputs(image[None])
+        outputs = {key: value[0] for key, value in outputs.items()}
+        scores = {
+            name: ", ".join(
+                f"{metric.upper()} {METRICS[metric](clean, values):.3f}"
+                for metric in ("ssim", "vif")
+            )
+            for name, values in (("input", image), ("output", outputs["image"]))
+        }
+        fig = residual_panel(
+            image,
+            outputs,
+            tasks=list(corrector.tasks),
+            reference=clean,
+            scores=scores,
+            title=f"{chooser.value} ({evalset.setting.label}), test slice {index.value}",
+        )
+        picture.value = figure_png(fig, dpi)
+
+    for control in (chooser, index):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([chooser, index]), picture])

@@ -20,6 +20,7 @@ from mtmri_lib.evaluation import (
     evaluate,
     identity_method,
     score_table,
+    seed_label,
     shared_cache_dir,
 )
 
@@ -319,3 +320,192 @@ def test_affects_more_claim():
     verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[3])}
     assert verdicts["3a"].status == "held"
     assert verdicts["3b"].status == "not resolved"  # N4ITK not in these scores
+
+
+def test_not_available_rows_do_not_hold_verdicts_back():
+    # Table 4 with every runnable row: 4a can be decided without UniRes, and says so; 4b,
+    # which needs UniRes, cannot.
+    means = {
+        CORRUPTED_INPUT: {"ssim": [0.80, 0.70, 0.60], "vif": [0.50, 0.40, 0.30]},
+        "Bicubic": {"ssim": [0.80, 0.70, 0.60], "vif": [0.52, 0.42, 0.32]},
+        "Subsampling": {"ssim": [0.90, 0.80, 0.70], "vif": [0.70, 0.60, 0.50]},
+        tables.MT: {"ssim": [0.90, 0.80, 0.70], "vif": [0.70, 0.60, 0.50]},
+        tables.MT_LC: {"ssim": [0.90, 0.80, 0.70], "vif": [0.72, 0.62, 0.52]},
+    }
+    result = tables.build_table(_synthetic_scores(4, means), 4)
+    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[4])}
+    assert verdicts["4a"].status == "held"
+    assert "without UniRes" in verdicts["4a"].reason
+    assert verdicts["4b"].status == "not resolved"
+
+
+def _with_seeds(table, means, seeds):
+    """Synthetic scores plus extra-seed rows: ``seeds`` maps row label -> per seed, the
+    means (by metric) of that seed."""
+    frame = _synthetic_scores(table, means)
+    extra = []
+    for label, per_seed in seeds.items():
+        for seed, seed_means in enumerate(per_seed, start=1):
+            part = _synthetic_scores(table, {seed_label(label, seed): seed_means})
+            extra.append(part)
+    return pd.concat([frame, *extra], ignore_index=True)
+
+
+def test_seed_spread_decides_between_held_and_not_resolved():
+    base = {
+        CORRUPTED_INPUT: {"ssim": [0.80, 0.70, 0.60], "vif": [0.50, 0.40, 0.30]},
+        "TV": {"ssim": [0.80, 0.70, 0.60], "vif": [0.50, 0.40, 0.30]},
+        "Motion": {"ssim": [0.85, 0.75, 0.65], "vif": [0.60, 0.50, 0.40]},
+        tables.MT: {"ssim": [0.85, 0.75, 0.65], "vif": [0.60, 0.50, 0.40]},
+        tables.MT_LC: {"ssim": [0.85, 0.75, 0.65], "vif": [0.70, 0.60, 0.50]},
+    }
+    check = tables.better(5, tables.MT_LC, tables.MT, "vif")
+    # One seed each: the clear Nemenyi difference holds.
+    plain = tables.build_table(_synthetic_scores(5, base), 5)
+    assert plain.seed_means == {}
+    assert check({5: plain}).status == "held"
+    # A second MT seed as good as MT+L_C: the difference is within seed noise.
+    noisy = {tables.MT: [{"vif": [0.71, 0.61, 0.51]}]}
+    result = tables.build_table(_with_seeds(5, base, noisy), 5)
+    assert "MT (seed 1)" not in result.text.index  # extra seeds are not table rows
+    spread = result.seed_means[("motion_05", "vif")][tables.MT]
+    assert len(spread) == 2 and spread[1] == pytest.approx(0.51, abs=0.01)
+    verdict = check({5: result})
+    assert verdict.status == "not resolved"
+    assert "seed-to-seed spread" in verdict.reason
+    assert not result.seed_spread().empty
+    # Seeds that stay apart: held again.
+    apart = {tables.MT: [{"vif": [0.61, 0.51, 0.41]}], tables.MT_LC: [{"vif": [0.69, 0.59, 0.49]}]}
+    result = tables.build_table(_with_seeds(5, base, apart), 5)
+    assert check({5: result}).status == "held"
+
+
+def _table7_scores(means):
+    frame = _synthetic_scores(7, means)
+    scenario = {label: sc for label, (_, sc) in tables.SEQUENCES.items()}
+    keep = frame["method"].map(scenario).isna() | (frame["method"].map(scenario) == frame["set"])
+    return frame[keep]
+
+
+def test_table7_rows_scenarios_and_claims():
+    a_seq, a_rev = "Motion → Subsampling", "Subsampling → Motion"
+    b_seq, b_rev = "Bias → Noise", "Noise → Bias"
+    means = {
+        CORRUPTED_INPUT: {"ssim": [0.60, 0.60], "vif": [0.30, 0.30]},
+        a_seq: {"ssim": [0.80, 0.80], "vif": [0.62, 0.62]},
+        a_rev: {"ssim": [0.70, 0.70], "vif": [0.25, 0.25]},
+        b_seq: {"ssim": [0.80, 0.80], "vif": [0.60, 0.60]},
+        b_rev: {"ssim": [0.70, 0.70], "vif": [0.45, 0.45]},
+        tables.MT: {"ssim": [0.78, 0.78], "vif": [0.50, 0.50]},
+        tables.MT_LC: {"ssim": [0.80, 0.80], "vif": [0.60, 0.60]},
+    }
+    result = tables.build_table(_table7_scores(means), 7)
+    assert result.status[a_seq] == "run"
+    b_column = [c for c in result.text.columns if c[0] == "(b) random order"][0]
+    assert result.text.loc[a_seq, b_column] == "–"  # not a row of scenario (b)
+    assert "±" in result.text.loc[b_seq, b_column]
+    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[7])}
+    assert verdicts["7a"].status == "held"
+    assert verdicts["7b"].status == "held"
+    assert verdicts["7c"].status == "held"
+    assert verdicts["8"].status == "not resolved"  # no residuals given
+    # MT+L_C against MT: VIF clearly apart, SSIM close in both scenarios.
+    assert verdicts["2"].status in ("not resolved", "held")
+    # Now the wrong order is as good as the multi-task models: 7b not held.
+    means[a_rev] = {"ssim": [0.80, 0.80], "vif": [0.62, 0.62]}
+    result = tables.build_table(_table7_scores(means), 7)
+    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[7])}
+    assert verdicts["7b"].status == "not held"
+
+
+def test_residual_claim_and_table():
+    rng = np.random.default_rng(0)
+    rows = []
+    present = {"subsampling+motion": ("subsampling", "motion"), "noise+bias": ("noise", "bias")}
+    for set_name, heads in present.items():
+        for model in (tables.MT, tables.MT_LC):
+            for i in range(20):
+                for head in tables.HEADS:
+                    level = 0.03 if head in heads else 0.005
+                    rows.append(
+                        (set_name, model, i, f"v{i % 4}", head, level + rng.normal(0, 1e-3))
+                    )
+    residuals = pd.DataFrame(rows, columns=["set", "method", "slice", "volume", "head", "value"])
+    means = {label: {"ssim": [0.7, 0.7], "vif": [0.5, 0.5]} for label in (CORRUPTED_INPUT,)}
+    result = tables.build_table(_table7_scores(means), 7, residuals=residuals)
+    check = tables.largest_residuals()
+    assert check({7: result}).status == "held"
+    # Swap the heads of scenario (a): the absent heads now carry the largest residuals.
+    swapped = residuals.copy()
+    in_a = swapped["set"] == "subsampling+motion"
+    present_a = swapped["head"].isin(["subsampling", "motion"])
+    swapped.loc[in_a & present_a, "value"] = 0.001
+    result = tables.build_table(_table7_scores(means), 7, residuals=swapped)
+    assert check({7: result}).status == "not held"
+    table = tables.residual_table(residuals)
+    assert table.loc[("noise+bias", tables.MT_LC), ("noise", "article")] == 0.060
+    assert table.loc[("noise+bias", tables.MT_LC), ("noise", "this run")] == pytest.approx(
+        0.03, abs=2e-3
+    )
+
+
+class _Scale:
+    """A stand-in trained model: multiplies by a factor, says its version and size."""
+
+    image_size = 32
+    batch_size = 4
+
+    def __init__(self, name, factor):
+        self.name, self.factor, self.version = name, factor, f"v-{name}"
+
+    def __call__(self, images, **context):
+        return np.asarray(images) * self.factor + 1.0
+
+
+def test_sequential_methods_compose_in_order(sets):
+    models = {"Motion": _Scale("Motion", 2.0), "Subsampling": _Scale("Subsampling", 3.0)}
+    methods = tables.sequential_methods(models)
+    assert list(methods) == ["Subsampling → Motion", "Motion → Subsampling"]
+    forward = methods["Motion → Subsampling"]
+    x = np.ones((2, 32, 32))
+    np.testing.assert_allclose(forward(x), (x * 2 + 1) * 3 + 1)  # Motion first
+    assert forward.version != methods["Subsampling → Motion"].version
+    scores = evaluate(sets, {"seq": forward}, set_names=["noise_0dB"], progress=False)
+    assert scores["value"].notna().all()
+    with pytest.raises(ValueError, match="at least two"):
+        type(forward)([models["Motion"]])
+
+
+def test_evaluate_tables_plans_sequences_and_seeds_on_their_sets():
+    calls = {}
+
+    class Sets:
+        names = ["subsampling+motion", "noise+bias"]
+
+    def fake_evaluate(sets, methods, plan, **options):
+        calls.update(plan)
+        return pd.DataFrame()
+
+    import mtmri_lib.tables as module
+
+    original = module.evaluate
+    module.evaluate = fake_evaluate
+    try:
+        methods = {
+            CORRUPTED_INPUT: identity_method(),
+            "Motion → Subsampling": identity_method(),
+            "Bias → Noise": identity_method(),
+            tables.MT: identity_method(),
+            seed_label(tables.MT, 1): identity_method(),
+        }
+        tables.evaluate_tables(Sets(), methods, tables=[7])
+    finally:
+        module.evaluate = original
+    assert calls["subsampling+motion"] == [
+        CORRUPTED_INPUT,
+        "Motion → Subsampling",
+        tables.MT,
+        "MT (seed 1)",
+    ]
+    assert "Motion → Subsampling" not in calls["noise+bias"]
+    assert "Bias → Noise" in calls["noise+bias"]
