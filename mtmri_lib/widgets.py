@@ -82,9 +82,7 @@ def panel_png(clean: np.ndarray, corrupted: np.ndarray, title: str, dpi: int = 8
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title, fontsize=10)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(fig, dpi)
 
 
 def artefact_explorer(
@@ -113,7 +111,6 @@ def artefact_explorer(
         A slider ``jslink``-ed to a ``Stack`` of precomputed images; its ``.children`` are
         (label, slider, stack).
     """
-    import ipywidgets as widgets
 
     if kind not in EXPLORERS:
         raise ValueError(f"kind must be one of {', '.join(EXPLORERS)}; got {kind!r}")
@@ -121,38 +118,46 @@ def artefact_explorer(
     values = list(default_values if values is None else values)
     if not values:
         raise ValueError("values must not be empty")
-    panels = []
+    pictures = []
     for value in values:
         result = corrupt(clean, kind, seed, zscore=False, **extra, **_pinned(kind, value))
-        title = f"{kind}: {description} = {value}"
-        panels.append(widgets.Image(value=panel_png(clean, result.image, title, dpi), format="png"))
-    stack = widgets.Stack(panels, selected_index=0)
-    slider = widgets.IntSlider(
-        value=0,
-        min=0,
-        max=len(values) - 1,
-        description="setting",
-        readout=False,
-        continuous_update=True,
-    )
-    widgets.jslink((slider, "value"), (stack, "selected_index"))
-    label = widgets.HTML(
+        pictures.append(panel_png(clean, result.image, f"{kind}: {description} = {value}", dpi))
+    label = (
         f"<b>{kind}</b>: slide through {description} = "
         + ", ".join(str(v) for v in values)
         + " (one random seed for all)"
     )
-    return widgets.VBox([label, slider, stack])
+    return _linked_stack(pictures, label, "setting", readout=False)
+
+
+def _linked_stack(pictures: Sequence[bytes], label: str, description: str, *, readout: bool):
+    """(label, slider, stack): an ``IntSlider`` ``jslink``-ed to a ``Stack`` of PNG images, so
+    the slider works in the browser with no kernel."""
+    import ipywidgets as widgets
+
+    stack = widgets.Stack(
+        [widgets.Image(value=png, format="png") for png in pictures], selected_index=0
+    )
+    slider = widgets.IntSlider(
+        value=0,
+        min=0,
+        max=len(pictures) - 1,
+        description=description,
+        readout=readout,
+        continuous_update=True,
+    )
+    widgets.jslink((slider, "value"), (stack, "selected_index"))
+    return widgets.VBox([widgets.HTML(label), slider, stack])
 
 
 def live_artefact_explorer(clean: np.ndarray):
     """Any artefact at any strength and seed, recomputed in the kernel (needs a kernel)."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
 
     kind = widgets.Dropdown(options=list(KINDS), value="motion", description="artefact")
     strength = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="strength")
     seed = widgets.IntText(value=0, description="seed")
-    output = widgets.Output()
+    picture = widgets.Image(format="png")
 
     def strength_to_value(name: str, s: float) -> Any:
         # 0 = the identity, 1 = the article's strongest setting.
@@ -172,17 +177,12 @@ def live_artefact_explorer(clean: np.ndarray):
         result = corrupt(
             clean, kind.value, seed.value, zscore=False, **extra, **_pinned(kind.value, value)
         )
-        with output:
-            output.clear_output(wait=True)
-            title = f"{kind.value}: {value}"
-            plt.imshow(plt.imread(io.BytesIO(panel_png(clean, result.image, title))))
-            plt.axis("off")
-            plt.show()
+        picture.value = panel_png(clean, result.image, f"{kind.value}: {value}")
 
     for control in (kind, strength, seed):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([kind, strength, seed]), output])
+    return widgets.VBox([widgets.HBox([kind, strength, seed]), picture])
 
 
 # --------------------------------------------------------------------------- residuals
@@ -289,7 +289,6 @@ def residual_explorer(
     ValueError
         No slice, slices not of the model's size, or a wrong number of titles.
     """
-    import ipywidgets as widgets
 
     from .result_figures import _check_stack, residual_limit, residual_panels
 
@@ -299,23 +298,12 @@ def residual_explorer(
     figures = residual_panels(
         stack, corrector, titles=titles, references=references, outputs=outputs
     )
-    panels = [widgets.Image(value=figure_png(fig, dpi), format="png") for fig in figures]
-    stack_widget = widgets.Stack(panels, selected_index=0)
-    slider = widgets.IntSlider(
-        value=0,
-        min=0,
-        max=len(panels) - 1,
-        description="slice",
-        readout=True,
-        continuous_update=True,
-    )
-    widgets.jslink((slider, "value"), (stack_widget, "selected_index"))
     name = getattr(corrector, "name", "the model")
-    label = widgets.HTML(
-        f"<b>{name}</b>: slide through {len(panels)} slices; every residual on one colour "
+    label = (
+        f"<b>{name}</b>: slide through {len(figures)} slices; every residual on one colour "
         f"scale, +-{limit:.3g} (z-normalised input units)"
     )
-    return widgets.VBox([label, slider, stack_widget])
+    return _linked_stack([figure_png(fig, dpi) for fig in figures], label, "slice", readout=True)
 
 
 def live_residual_explorer(sets: Any, corrector: Any, *, dpi: int = 80):

@@ -66,28 +66,56 @@ def _shown_images(driver):
     ]
 
 
-def test_slider_changes_the_image_offline(served_book, browser):
+def _open(browser, url: str, handles: int):
+    """Open a page and wait until at least ``handles`` slider handles have rendered."""
     from selenium.webdriver.common.by import By
+
+    browser.get(url)
+    deadline = time.time() + 30
+    while (
+        time.time() < deadline
+        and len(browser.find_elements(By.CSS_SELECTOR, ".noUi-handle")) < handles
+    ):
+        time.sleep(0.5)
+    found = browser.find_elements(By.CSS_SELECTOR, ".noUi-handle")
+    assert len(found) >= handles, f"the explorers of {url} did not render"
+    return found
+
+
+def _move(browser, handle) -> None:
     from selenium.webdriver.common.keys import Keys
 
-    browser.get(f"{served_book}/book/artefacts.html")
-    deadline = time.time() + 30
-    while time.time() < deadline and not browser.find_elements(By.CSS_SELECTOR, ".noUi-handle"):
-        time.sleep(0.5)
-    handles = browser.find_elements(By.CSS_SELECTOR, ".noUi-handle")
-    assert len(handles) >= 4, "the artefact explorers did not render"
-    before = _shown_images(browser)
-    assert before, "no image is shown"
-    handle = handles[0]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)
     handle.click()
     handle.send_keys(Keys.ARROW_RIGHT)
     time.sleep(1.0)
-    after = _shown_images(browser)
-    assert after[0] != before[0], "moving the first slider did not change its image"
-    assert after[1:] == before[1:], "the other explorers changed too"
+
+
+def _requested_outside(browser, served_book) -> list[str]:
     requested = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
     )
-    outside = [u for u in requested if not u.startswith((served_book, "blob:", "data:"))]
+    return [u for u in requested if not u.startswith((served_book, "blob:", "data:"))]
+
+
+def test_slider_changes_the_image_offline(served_book, browser):
+    handles = _open(browser, f"{served_book}/book/artefacts.html", 4)
+    before = _shown_images(browser)
+    assert before, "no image is shown"
+    _move(browser, handles[0])
+    after = _shown_images(browser)
+    assert after[0] != before[0], "moving the first slider did not change its image"
+    assert after[1:] == before[1:], "the other explorers changed too"
+    outside = _requested_outside(browser, served_book)
+    assert not outside, f"the page asked for resources outside the book: {outside}"
+
+
+def test_residual_explorer_changes_slice_offline(served_book, browser):
+    handles = _open(browser, f"{served_book}/book/figures.html", 1)
+    before = _shown_images(browser)
+    assert before, "the residual explorer shows no image"
+    _move(browser, handles[0])
+    after = _shown_images(browser)
+    assert after[0] != before[0], "moving the slice slider did not change the residual picture"
+    outside = _requested_outside(browser, served_book)
     assert not outside, f"the page asked for resources outside the book: {outside}"

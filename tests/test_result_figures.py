@@ -241,6 +241,36 @@ def test_volume_residual_table_tells_smooth_from_rough():
     assert table.loc["noise", "relative to mean |input|"] == pytest.approx(np.abs(rough).mean() / 2)
 
 
+def test_describe_figure2_judges_the_articles_reading():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {"mean |p|": [0.3, 0.01, 0.2, 0.1], "low-frequency share": [0.9, 0.2, 0.1, 0.05]},
+        index=list(HEADS),
+    )
+    verdicts = RF.describe_figure2(table).set_index("claim")["verdict"]
+    assert list(verdicts) == ["held", "held"]
+    # Swap: the noise head is the smoothest and the bias head the smallest.
+    swapped = table.assign(
+        **{"low-frequency share": [0.1, 0.2, 0.3, 0.95], "mean |p|": [0.001, 0.01, 0.2, 0.1]}
+    )
+    assert list(RF.describe_figure2(swapped)["verdict"]) == ["not held", "not held"]
+    single = RF.describe_figure2(table.loc[["noise"]])
+    assert list(single["verdict"]) == ["not resolved", "not resolved"]
+
+
+def test_figure2_volume_reads_a_pelvic_folder(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    pelvic = tmp_path / "data" / "pelvic"
+    pelvic.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for name, slices in (("p1.nii.gz", 5), ("p2.nii.gz", 9)):
+        image = nib.Nifti1Image(rng.random((40, 40, slices)).astype(np.float32), np.eye(4))
+        nib.save(image, pelvic / name)
+    chosen = RF.figure2_volume(data_dir=tmp_path / "data")
+    assert chosen.data.shape[0] == 9
+
+
 # --- models and captions ---------------------------------------------------------------------
 
 
