@@ -1012,9 +1012,11 @@ def search_dir(output_dir: str | os.PathLike) -> Path:
 
 
 def data_cache_dir(output_dir: str | os.PathLike) -> Path:
-    """Where real data's split manifest and prepared slices are kept: the data chapter's
-    own output folder (``<build>/outputs/<profile>/data``), so both share them."""
-    return Path(output_dir).parent / "data"
+    """Where real data's split manifest and prepared slices are kept
+    (`mtmri_lib.data.shared_data_dir`)."""
+    from .data import shared_data_dir
+
+    return shared_data_dir(output_dir)
 
 
 def model_path(

@@ -39,6 +39,10 @@ def test_smoke_book_executes_and_builds(smoke_book):
     build_dir, runs, index = smoke_book
     assert [r.path for r in runs] == NOTEBOOKS
     assert not any(r.skipped for r in runs)
+    # The chapters share one copy of the prepared data and evaluation sets.
+    outputs = build_dir / "outputs" / "smoke"
+    stored = sorted(p.relative_to(outputs).as_posix() for p in outputs.glob("*/evalsets"))
+    assert stored == ["data/evalsets"]
     # A second run skips every unchanged notebook.
     again = book.execute_notebooks("smoke", build_dir=build_dir)
     assert all(r.skipped for r in again)

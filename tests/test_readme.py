@@ -15,3 +15,13 @@ def test_readme_python_blocks_run():
         namespace: dict = {}
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["same"].image.tobytes() == namespace["result"].image.tobytes()
+
+
+def test_readme_papermill_loop_lists_every_chapter_in_order():
+    from mtmri_lib import book
+
+    loop = re.search(r"for chapter in ([^;]+); do", README.read_text())
+    assert loop, "the README's per-notebook papermill loop is missing"
+    root = README.parent
+    notebooks = [n.split("/")[-1] for n in book.chapters() if (root / f"{n}.ipynb").exists()]
+    assert loop.group(1).split() == notebooks

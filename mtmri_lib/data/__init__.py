@@ -27,7 +27,7 @@ from .prepare import informative_slices, prepare_slice, prepare_volume, znorm
 from .readers import find_volume_paths, iter_volumes, patient_id_of, read_volume, read_volumes
 from .samples import SampleGenerator, describe_samples, summarise_samples, training_sample
 from .settings import DATA_SETTINGS, SPLIT_FRACTIONS, data_settings
-from .slicesets import SliceSet, load_slice_sets
+from .slicesets import SliceSet, load_slice_sets, shared_data_dir
 from .splits import make_split, split_patients
 from .volume import Volume, VolumeReadError
 
@@ -55,6 +55,7 @@ __all__ = [
     "data_settings",
     "SliceSet",
     "load_slice_sets",
+    "shared_data_dir",
     "training_sample",
     "SampleGenerator",
     "describe_samples",

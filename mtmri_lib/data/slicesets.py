@@ -34,7 +34,14 @@ from .readers import read_volume
 from .settings import DataSettings, data_settings
 from .splits import make_split
 
-__all__ = ["SliceSet", "SliceStack", "load_slice_sets", "demo_slice_sets", "CACHE_VERSION"]
+__all__ = [
+    "SliceSet",
+    "SliceStack",
+    "load_slice_sets",
+    "demo_slice_sets",
+    "shared_data_dir",
+    "CACHE_VERSION",
+]
 
 CACHE_VERSION = 1
 
@@ -324,6 +331,20 @@ def _real_slice_sets(
         )
         sets[name] = _cap(slice_set, settings.max_slices.get(name), seed)
     return sets
+
+
+def shared_data_dir(output_dir: str | os.PathLike) -> Path:
+    """Where the notebooks of one book run keep prepared data: the split manifest, prepared
+    slices and the fixed evaluation sets (``load_slice_sets`` and ``eval_sets`` with this as
+    their ``output_dir``).
+
+    The book runner gives each notebook ``output_dir = <build>/outputs/<profile>/<notebook>``;
+    the shared folder is the sibling ``data`` (the data chapter's own folder), so the other
+    chapters reuse what it stored instead of storing a copy each (at ``paper`` scale the
+    evaluation sets alone are about 11 GB). Plain papermill runs that give every notebook the
+    same ``output_dir`` share it the same way.
+    """
+    return Path(output_dir).parent / "data"
 
 
 def load_slice_sets(
