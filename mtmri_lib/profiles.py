@@ -59,7 +59,7 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="default: meaningful results on a 2-core laptop in well under an hour",
         image_size=64,
-        notebook_budget_s=600.0,
+        notebook_budget_s=1200.0,
         gallery_size=192,
         bench_repeats=20,
     ),

@@ -549,42 +549,36 @@ def describe_figure2(table) -> Any:
     """
     import pandas as pd
 
-    share, size = table["low-frequency share"], table["mean |p|"]
+    # (head, statement, column, largest first?, format): the head must come first in the
+    # column's ranking for the statement to hold.
+    statements = (
+        (
+            "bias",
+            "the bias residual is smooth and slowly varying",
+            "low-frequency share",
+            True,
+            ".2f",
+        ),
+        (
+            "subsampling",
+            "the subsampling residual is insignificant on a full-resolution input",
+            "mean |p|",
+            False,
+            ".3g",
+        ),
+    )
     rows = []
-    if "bias" in table.index:
-        ranked = share.sort_values(ascending=False)
+    for head, claim, column, descending, form in statements:
+        if head not in table.index:
+            rows.append({"claim": claim, "measured": f"no {head} head", "verdict": "not resolved"})
+            continue
+        ranked = table[column].sort_values(ascending=not descending)
         rows.append(
             {
-                "claim": "the bias residual is smooth and slowly varying",
-                "measured": "low-frequency share: "
-                + ", ".join(f"{task} {value:.2f}" for task, value in ranked.items()),
-                "verdict": "held" if ranked.index[0] == "bias" else "not held",
-            }
-        )
-    else:
-        rows.append(
-            {
-                "claim": "the bias residual is smooth and slowly varying",
-                "measured": "no bias head",
-                "verdict": "not resolved",
-            }
-        )
-    if "subsampling" in table.index:
-        ranked = size.sort_values()
-        rows.append(
-            {
-                "claim": "the subsampling residual is insignificant on a full-resolution input",
-                "measured": "mean |p|: "
-                + ", ".join(f"{task} {value:.3g}" for task, value in ranked.items()),
-                "verdict": "held" if ranked.index[0] == "subsampling" else "not held",
-            }
-        )
-    else:
-        rows.append(
-            {
-                "claim": "the subsampling residual is insignificant on a full-resolution input",
-                "measured": "no subsampling head",
-                "verdict": "not resolved",
+                "claim": claim,
+                "measured": f"{column}: "
+                + ", ".join(f"{task} {value:{form}}" for task, value in ranked.items()),
+                "verdict": "held" if ranked.index[0] == head else "not held",
             }
         )
     return pd.DataFrame(rows)

@@ -407,16 +407,16 @@ TRAINING_SETTINGS: dict[str, TrainingSettings] = {
         search_initial_points={"MT": 1, "MT+L_C": 1},
         run_eagerly=True,
     ),
-    # About 15-20 minutes on 2 CPU cores for the seven models and a second seed of MT and
-    # MT+L_C (about 20 s of XLA compilation per network, then 6-12 s per epoch of the 320
-    # demo training slices used per epoch), and about 5 minutes for the search.
+    # On 2 CPU cores: about 10 s of XLA compilation per network, then 3-6 s per epoch of the
+    # 320 demo training slices; the seven models and two more seeds of MT and MT+L_C up to
+    # 16 epochs each take about a quarter of an hour, the search about 1.5 minutes.
     "cpu": TrainingSettings(
-        max_epochs=8,
-        patience=3,
+        max_epochs=16,
+        patience=4,
         batch_size=16,
         steps_per_epoch=None,
         validation_slices=None,
-        extra_seeds=1,
+        extra_seeds=2,
         use_search=False,
         search_models=("MT", "MT+L_C"),
         search_trials={"MT": 2, "MT+L_C": 3},

@@ -36,4 +36,4 @@ def test_profile_overview_reads_the_settings_the_notebooks_use():
         expected = "all test slices" if slices is None else f"{slices:,}"
         assert column["evaluation slices per set"] == expected
     assert overview.loc["early-stopping patience (epochs)", "paper"] == 10
-    assert overview.loc["notebook time budget", "cpu"] == "10 min"
+    assert overview.loc["notebook time budget", "cpu"] == "20 min"
