@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -149,6 +150,7 @@ def execute_notebooks(
                 f"{error.ename}: {error.evalue}\nThe executed copy with the traceback is {target}"
             ) from None
         seconds = time.perf_counter() - start
+        drop_startup_noise(target)
         runs.append(NotebookRun(name, seconds, False))
         stamps[name] = stamp
         stamps_path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +158,45 @@ def execute_notebooks(
         over = " OVER BUDGET" if seconds > settings.notebook_budget_s else ""
         tqdm.write(f"  {name}: {seconds:.1f} s (budget {settings.notebook_budget_s:.0f} s){over}")
     return runs
+
+
+#: TensorFlow's start-up lines that its C++ core writes to stderr whatever the log level
+#: (``TF_CPP_MIN_LOG_LEVEL`` does not reach them): information, not warnings about the run.
+STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to"
+    r" STDERR"
+    r"|[IWE]\d{4} [\d:. ]+\d+ \w+\.cc:\d+\] (oneDNN custom operations are on"
+    r"|This TensorFlow binary is optimized|oneDNN supports DT_INT32 only).*"
+    r"|To enable the following instructions:.*rebuild TensorFlow with the appropriate"
+    r" compiler flags\.)$"
+)
+
+
+def drop_startup_noise(path: Path) -> int:
+    """Remove TensorFlow's start-up lines (`STARTUP_NOISE`) from the stderr outputs of an
+    executed notebook, so the book shows what the code printed; every other line stays.
+    Returns the number of lines removed."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    removed = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept_outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = output["text"].splitlines(keepends=True)
+                kept = [line for line in lines if not STARTUP_NOISE.match(line.rstrip("\n"))]
+                removed += len(lines) - len(kept)
+                if not kept:
+                    continue
+                output["text"] = "".join(kept)
+            kept_outputs.append(output)
+        cell["outputs"] = kept_outputs
+    if removed:
+        nbformat.write(notebook, path)
+    return removed
 
 
 WIDGET_JS = "_widget_js"

@@ -81,3 +81,38 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path):
         match=r"book/bad.ipynb failed in cell 3 .*raise ValueError.*broken on purpose",
     ):
         book.execute_notebooks("smoke", build_dir=tmp_path / "build", root=root)
+
+
+def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
+    import nbformat
+
+    noise = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796131558.771003   19311 port.cc:153] oneDNN custom operations are on. "
+        "You may see slightly different numerical results.\n"
+        "E0000 00:00:1796128618.070509    2719 util.cc:131] oneDNN supports DT_INT32 only on "
+        "platforms with AVX-512. Falling back to the default Eigen-based implementation.\n"
+    )
+    real = "UserWarning: the demo validation set is not patient-independent\n"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "x = 1",
+            outputs=[
+                nbformat.v4.new_output("stream", name="stderr", text=noise),
+                nbformat.v4.new_output("stream", name="stdout", text=noise),
+            ],
+        ),
+        nbformat.v4.new_code_cell(
+            "y = 2", outputs=[nbformat.v4.new_output("stream", name="stderr", text=noise + real)]
+        ),
+    ]
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, path)
+    assert book.drop_startup_noise(path) == 6
+    cells = nbformat.read(path, as_version=4).cells
+    # A stderr output of noise only goes; stdout is never touched; a real warning stays.
+    assert [o["name"] for o in cells[0].outputs] == ["stdout"]
+    assert cells[0].outputs[0]["text"] == noise
+    assert cells[1].outputs[0]["text"] == real
+    assert book.drop_startup_noise(path) == 0
