@@ -795,19 +795,7 @@ def not_worse(
 ) -> Check:
     """None of ``others`` ranks significantly above ``method`` in any column (a significant
     difference within the seed-to-seed spread leaves the column not resolved)."""
-
-    def judge(test: FriedmanNemenyi, where: str, spread: Mapping) -> Verdict:
-        clear, noisy = _above(test, spread, others, method, metric)
-        if clear:
-            return Verdict(NOT_HELD, f"{where}: {', '.join(clear)} significantly better")
-        if noisy:
-            return Verdict(
-                NOT_RESOLVED,
-                f"{where}: {', '.join(noisy)} significantly better, within the seed spread",
-            )
-        return Verdict(HELD, f"{where}: none of {', '.join(others)} significantly better")
-
-    return _per_column(table, [method, *others], metric, sets, judge)
+    return _others_above(table, method, others, metric, sets, held_if_above=False)
 
 
 def below_any(
@@ -815,17 +803,36 @@ def below_any(
 ) -> Check:
     """In every column at least one of ``others`` ranks significantly above ``method``,
     beyond the seed-to-seed spread."""
+    return _others_above(table, method, others, metric, sets, held_if_above=True)
+
+
+def _others_above(
+    table: int,
+    method: str,
+    others: Sequence[str],
+    metric: str,
+    sets: Sequence[str] | None,
+    *,
+    held_if_above: bool,
+) -> Check:
+    """Per column: does one of ``others`` rank significantly above ``method``, beyond the
+    seed spread? ``held_if_above`` says which answer holds the claim."""
 
     def judge(test: FriedmanNemenyi, where: str, spread: Mapping) -> Verdict:
         clear, noisy = _above(test, spread, others, method, metric)
         if clear:
-            return Verdict(HELD, f"{where}: {', '.join(clear)} significantly better")
+            return Verdict(
+                HELD if held_if_above else NOT_HELD,
+                f"{where}: {', '.join(clear)} significantly better",
+            )
         if noisy:
             return Verdict(
                 NOT_RESOLVED,
                 f"{where}: {', '.join(noisy)} significantly better, within the seed spread",
             )
-        return Verdict(NOT_HELD, f"{where}: matches {', '.join(others)}")
+        if held_if_above:
+            return Verdict(NOT_HELD, f"{where}: matches {', '.join(others)}")
+        return Verdict(HELD, f"{where}: none of {', '.join(others)} significantly better")
 
     return _per_column(table, [method, *others], metric, sets, judge)
 
