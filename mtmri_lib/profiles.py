@@ -116,7 +116,7 @@ def profile_overview(profiles: tuple[str, ...] = ("smoke", "cpu", "paper")):
             "hyper-parameters of the trained models": (
                 "found by the Bayesian search"
                 if training.use_search
-                else "the article's values (search shown, not used)"
+                else "the article's where reported, defaults elsewhere (search not used)"
             ),
             "search trials": trials,
             "search trainings (epochs each)": training.search_max_epochs,

@@ -71,6 +71,7 @@ def figure_models(
     output_dir: str | os.PathLike,
     labels: Sequence[str] = FIGURE_MODELS,
     *,
+    seed: int | None = None,
     batch_size: int = 16,
 ) -> dict[str, Any]:
     """The trained models of a book run, as correctors, keyed by the article's labels.
@@ -83,6 +84,8 @@ def figure_models(
         sibling ``models`` folder, `mtmri_lib.training.models_dir`).
     labels : sequence of str
         The article's labels of the models wanted.
+    seed : int or None
+        The book run's seed (None: the lowest seed trained).
 
     Raises
     ------
@@ -92,7 +95,7 @@ def figure_models(
     """
     from .training import model_method, models_dir, trained_model_paths
 
-    paths = trained_model_paths(profile, output_dir)
+    paths = trained_model_paths(profile, output_dir, seed=seed)
     missing = [label for label in labels if label not in paths]
     if missing:
         raise FileNotFoundError(

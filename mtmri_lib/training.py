@@ -1822,21 +1822,35 @@ def trained_methods(
     profile: str | Profile,
     output_dir: str | os.PathLike,
     *,
+    seed: int | None = None,
     extra_seeds: bool = True,
     batch_size: int = 16,
 ) -> dict[str, ModelCorrector]:
     """Every trained model of a profile as an evaluation method, keyed by its row label.
 
-    The main (lowest) seed of each model is keyed by the article's label ("MT+L_C"); other
-    seeds, with ``extra_seeds``, by `seed_label` ("MT+L_C (seed 1)"). Models not trained yet
-    are absent.
+    The main seed of each model is keyed by the article's label ("MT+L_C"); other seeds,
+    with ``extra_seeds``, by `seed_label` ("MT+L_C (seed 1)"). Models not trained yet are
+    absent.
+
+    Parameters
+    ----------
+    seed : int or None
+        The book run's seed: its models are those of this seed and, for the models trained
+        with several seeds, of the profile's extra seeds after it (``seed + 1``, ...), as the
+        training chapter trains them; models of other runs in the same folder are left out.
+        None: the lowest seed found per model is the main one, every other seed an extra.
     """
     from .evaluation import seed_label
 
+    if seed is not None:
+        wanted = range(int(seed), int(seed) + training_settings(profile).extra_seeds + 1)
     methods: dict[str, ModelCorrector] = {}
     for model in trained_models(profile, output_dir):
-        key = model.label if model.label not in methods else seed_label(model.label, model.seed)
-        if key != model.label and not extra_seeds:
+        if seed is not None and model.seed not in wanted:
             continue
+        is_main = model.label not in methods and (seed is None or model.seed == int(seed))
+        if not is_main and (not extra_seeds or model.label not in methods):
+            continue
+        key = model.label if is_main else seed_label(model.label, model.seed)
         methods[key] = model_method(model.path, batch_size=batch_size)
     return methods

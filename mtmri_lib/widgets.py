@@ -238,6 +238,8 @@ def explorer_slices(
     if missing:
         raise KeyError(f"no evaluation set {', '.join(missing)}; sets: {', '.join(sets.names)}")
     n_slices = int(sets.clean.shape[0])
+    if n_slices == 0:
+        raise ValueError("the evaluation sets hold no test slices")
     chosen = np.unique(np.linspace(0, n_slices - 1, min(per_set, n_slices)).round().astype(int))
     images, references, titles = [], [], []
     for name in set_names:

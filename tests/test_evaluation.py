@@ -411,6 +411,16 @@ def test_table7_rows_scenarios_and_claims():
     assert verdicts["8"].status == "not resolved"  # no residuals given
     # MT+L_C against MT: VIF clearly apart, SSIM close in both scenarios.
     assert verdicts["2"].status in ("not resolved", "held")
+    # A scenario (b) row not run yet holds back the claims about (b) only.
+    partial = _table7_scores(means)
+    partial = partial[partial["method"] != b_rev]
+    result = tables.build_table(partial, 7)
+    assert result.text.loc[b_rev, b_column] == tables.NOT_RUN_MODEL
+    a_column = [c for c in result.text.columns if c[0] == "(a) random order"][0]
+    assert result.text.loc[b_rev, a_column] == "–"
+    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[7])}
+    assert verdicts["7a"].status == "held" and verdicts["7b"].status == "held"
+    assert verdicts["7c"].status == "not resolved"
     # Now the wrong order is as good as the multi-task models: 7b not held.
     means[a_rev] = {"ssim": [0.80, 0.80], "vif": [0.62, 0.62]}
     result = tables.build_table(_table7_scores(means), 7)

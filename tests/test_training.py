@@ -416,3 +416,31 @@ def test_run_plan_puts_the_seven_models_first_then_the_extra_seeds():
     assert plan[:7] == [(label, 5) for label in T.MODEL_LABELS]
     assert plan[7:] == [("MT", 6), ("MT+L_C", 6), ("MT", 7), ("MT+L_C", 7)]
     assert T._validation_batch(46, 16) == 23 and T._validation_batch(48, 16) == 16
+
+
+def test_trained_methods_keep_the_runs_seeds(monkeypatch, tmp_path):
+    """Main seed under the article's label, the profile's extra seeds after it as seed rows,
+    and models of another run (another seed) in the same folder left out."""
+    found = [
+        T.TrainedModel(label, seed, tmp_path / f"{label}-{seed}.keras", {})
+        for label, seeds in (("Bias", (0, 5)), ("MT", (0, 1, 2, 5, 6)))
+        for seed in seeds
+    ]
+    monkeypatch.setattr(T, "trained_models", lambda profile, output_dir: found)
+    monkeypatch.setattr(T, "model_method", lambda path, batch_size=16: path.stem)
+    cpu = T.training_settings("cpu").extra_seeds  # 2: seeds s, s + 1, s + 2
+    assert cpu == 2
+    run5 = T.trained_methods("cpu", tmp_path, seed=5)
+    assert run5 == {"Bias": "Bias-5", "MT": "MT-5", "MT (seed 6)": "MT-6"}
+    run0 = T.trained_methods("cpu", tmp_path, seed=0)
+    assert run0 == {"Bias": "Bias-0", "MT": "MT-0", "MT (seed 1)": "MT-1", "MT (seed 2)": "MT-2"}
+    assert T.trained_methods("cpu", tmp_path, seed=0, extra_seeds=False) == {
+        "Bias": "Bias-0",
+        "MT": "MT-0",
+    }
+    # No seed: the lowest is the main one, every other an extra.
+    every = T.trained_methods("cpu", tmp_path)
+    assert every["MT"] == "MT-0" and every["MT (seed 6)"] == "MT-6"
+    assert every["Bias (seed 5)"] == "Bias-5"
+    # A run whose main seed was not trained has no row for that model.
+    assert "Bias" not in T.trained_methods("cpu", tmp_path, seed=1)
