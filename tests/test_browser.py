@@ -98,24 +98,20 @@ def _requested_outside(browser, served_book) -> list[str]:
     return [u for u in requested if not u.startswith((served_book, "blob:", "data:"))]
 
 
-def test_slider_changes_the_image_offline(served_book, browser):
-    handles = _open(browser, f"{served_book}/book/artefacts.html", 4)
+@pytest.mark.parametrize(
+    ("page", "sliders", "what"),
+    [
+        ("artefacts.html", 4, "the artefact explorers"),
+        ("figures.html", 2, "the residual explorers"),
+    ],
+)
+def test_first_slider_changes_its_image_offline(served_book, browser, page, sliders, what):
+    handles = _open(browser, f"{served_book}/book/{page}", sliders)
     before = _shown_images(browser)
-    assert before, "no image is shown"
+    assert before, f"{what} show no image"
     _move(browser, handles[0])
     after = _shown_images(browser)
-    assert after[0] != before[0], "moving the first slider did not change its image"
+    assert after[0] != before[0], f"moving the first slider of {what} did not change its image"
     assert after[1:] == before[1:], "the other explorers changed too"
-    outside = _requested_outside(browser, served_book)
-    assert not outside, f"the page asked for resources outside the book: {outside}"
-
-
-def test_residual_explorer_changes_slice_offline(served_book, browser):
-    handles = _open(browser, f"{served_book}/book/figures.html", 1)
-    before = _shown_images(browser)
-    assert before, "the residual explorer shows no image"
-    _move(browser, handles[0])
-    after = _shown_images(browser)
-    assert after[0] != before[0], "moving the slice slider did not change the residual picture"
     outside = _requested_outside(browser, served_book)
     assert not outside, f"the page asked for resources outside the book: {outside}"
