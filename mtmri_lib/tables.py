@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .artefacts import KINDS
 from .evaluation import CORRUPTED_INPUT, Method, evaluate, score_table, seed_of
 from .metrics import HIGHER_IS_BETTER, METRIC_LABELS
 from .stats import ALPHA, FriedmanNemenyi, friedman_nemenyi, friedman_nemenyi_by_volume
@@ -57,6 +58,7 @@ __all__ = [
     "table_methods",
     "PUBLISHED_RESIDUALS",
     "residual_table",
+    "seed_spread_table",
 ]
 
 MT = "MT"
@@ -82,7 +84,8 @@ PUBLISHED_RESIDUALS: dict[tuple[str, str], tuple[float, float, float, float]] = 
     (SCENARIO_B, MT): (0.026, 0.002, 0.012, 0.058),
     (SCENARIO_B, MT_LC): (0.010, 0.002, 0.006, 0.060),
 }
-HEADS = ("bias", "subsampling", "motion", "noise")
+#: The multi-task models' heads, in the article's order (that of the artefacts).
+HEADS = KINDS
 
 
 @dataclass(frozen=True)
@@ -1251,3 +1254,13 @@ def residual_table(residuals: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     table.index.names = ["scenario", "model"]
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["head", "source"])
     return table
+
+
+def seed_spread_table(results: Sequence[ResultTable]) -> pd.DataFrame:
+    """`ResultTable.seed_spread` of several tables in one frame, indexed by (table, method,
+    severity, metric); empty when no row of any table was trained with several seeds."""
+    frames = [r.seed_spread().assign(table=r.spec.number) for r in results]
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).set_index(["table", "method", "severity", "metric"])

@@ -111,7 +111,6 @@ def artefact_explorer(
         A slider ``jslink``-ed to a ``Stack`` of precomputed images; its ``.children`` are
         (label, slider, stack).
     """
-
     if kind not in EXPLORERS:
         raise ValueError(f"kind must be one of {', '.join(EXPLORERS)}; got {kind!r}")
     description, default_values, extra = EXPLORERS[kind]

@@ -374,6 +374,10 @@ def test_seed_spread_decides_between_held_and_not_resolved():
     assert verdict.status == "not resolved"
     assert "seed-to-seed spread" in verdict.reason
     assert not result.seed_spread().empty
+    combined = tables.seed_spread_table([plain, result])
+    assert combined.index.names == ["table", "method", "severity", "metric"]
+    assert set(combined.index.get_level_values("method")) == {tables.MT}
+    assert tables.seed_spread_table([plain]).empty
     # Seeds that stay apart: held again.
     apart = {tables.MT: [{"vif": [0.61, 0.51, 0.41]}], tables.MT_LC: [{"vif": [0.69, 0.59, 0.49]}]}
     result = tables.build_table(_with_seeds(5, base, apart), 5)
