@@ -24,10 +24,12 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from .profiles import get_profile
+from .store import StoreError, atomic_write, atomic_write_json, check_writable_folder, read_json
 
 __all__ = ["chapters", "execute_notebooks", "build_book", "run_book", "BookError"]
 
@@ -89,6 +91,31 @@ def _stamp(notebook: Path, parameters: dict, library: str) -> str:
     return digest.hexdigest()
 
 
+def _checked_build_dir(build_dir: Path | str) -> Path:
+    """The build folder, made if absent, or a `BookError` saying why it cannot be used."""
+    try:
+        return check_writable_folder(Path(build_dir).resolve(), what="build folder (--build-dir)")
+    except (OSError, ValueError) as error:
+        raise BookError(str(error)) from None
+
+
+def _read_stamps(path: Path) -> dict[str, str]:
+    """The stamps of earlier runs; a corrupt file is reported and every notebook runs."""
+    if not path.exists():
+        return {}
+    try:
+        stamps = read_json(path, what="stamps file")
+    except StoreError as error:
+        warnings.warn(f"{error}; every notebook runs again", stacklevel=3)
+        return {}
+    if not isinstance(stamps, dict):
+        warnings.warn(
+            f"{path}: the stamps file holds no mapping; every notebook runs again", stacklevel=3
+        )
+        return {}
+    return stamps
+
+
 def execute_notebooks(
     profile: str = "cpu",
     *,
@@ -104,12 +131,18 @@ def execute_notebooks(
     from papermill.exceptions import PapermillExecutionError
     from tqdm.auto import tqdm
 
-    settings = get_profile(profile)
-    build_dir = Path(build_dir).resolve()
+    try:
+        settings = get_profile(profile)
+    except ValueError as error:
+        raise BookError(str(error)) from None
+    build_dir = _checked_build_dir(build_dir)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        what = "is a file, not a folder" if Path(data_dir).exists() else "does not exist"
+        raise BookError(f"--data-dir {data_dir} {what}: give the folder that holds the volumes")
     source_dir = build_dir / "book_src"
     output_dir = build_dir / "outputs" / settings.name
     stamps_path = build_dir / f"stamps-{settings.name}.json"
-    stamps = json.loads(stamps_path.read_text()) if stamps_path.exists() else {}
+    stamps = _read_stamps(stamps_path)
     library = _library_digest()
     names = [n for n in chapters(root) if _source(root, n).suffix == ".ipynb"]
     if only:
@@ -142,7 +175,7 @@ def execute_notebooks(
             )
         except PapermillExecutionError as error:
             stamps.pop(name, None)
-            stamps_path.write_text(json.dumps(stamps, indent=1))
+            atomic_write_json(stamps_path, stamps)
             first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
             raise BookError(
                 f"{notebook.relative_to(root)} failed in cell {error.cell_index} of the executed "
@@ -153,8 +186,7 @@ def execute_notebooks(
         drop_startup_noise(target)
         runs.append(NotebookRun(name, seconds, False))
         stamps[name] = stamp
-        stamps_path.parent.mkdir(parents=True, exist_ok=True)
-        stamps_path.write_text(json.dumps(stamps, indent=1))
+        atomic_write_json(stamps_path, stamps)
         over = " OVER BUDGET" if seconds > settings.notebook_budget_s else ""
         tqdm.write(f"  {name}: {seconds:.1f} s (budget {settings.notebook_budget_s:.0f} s){over}")
     return runs
@@ -231,7 +263,7 @@ def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> P
             raise BookError(
                 f"npm ci failed in {npm_dir}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
-        installed.write_bytes(lock)
+        atomic_write(installed, lambda handle: handle.write(lock))
     modules = npm_dir / "node_modules"
     target = source_dir / WIDGET_JS
     target.mkdir(parents=True, exist_ok=True)
@@ -244,7 +276,7 @@ def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> P
 
 def build_book(build_dir: Path | str = ROOT / "_build", root: Path = ROOT) -> Path:
     """Stage the pages beside the executed notebooks and build the HTML with Jupyter Book 1."""
-    build_dir = Path(build_dir).resolve()
+    build_dir = _checked_build_dir(build_dir)
     source_dir = build_dir / "book_src"
     source_dir.mkdir(parents=True, exist_ok=True)
     install_widget_js(build_dir, source_dir, root)

@@ -28,16 +28,17 @@ header; a DICOM series as (slice, row, column) with the affine the reader comput
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._checks import check_int
 from .fourier import fourier_resize
+from .store import atomic_files, atomic_write_json, check_writable_folder
 
 __all__ = [
     "MIN_SIDE",
@@ -46,6 +47,7 @@ __all__ = [
     "CorrectedVolume",
     "correct_volume",
     "write_corrected",
+    "output_names",
     "correct_file",
 ]
 
@@ -55,6 +57,10 @@ MIN_SIDE = 16
 #: The largest ratio of a slice's long side to its short side: a longer slice, padded to a
 #: square, would leave most of the model's field of view to padding.
 MAX_ASPECT = 4.0
+
+
+#: Intensities above this would overflow the float32 outputs once a residual is added.
+_FLOAT32_SAFE = float(np.finfo(np.float32).max) / 8
 
 
 class UnsupportedSizeError(ValueError):
@@ -136,11 +142,15 @@ def correct_volume(
     ------
     UnsupportedSizeError
         Slices smaller than `MIN_SIDE` or more elongated than `MAX_ASPECT`.
+    ValueError
+        ``batch_size`` below 1, NaN or infinite values in the volume, or a correction that
+        is not finite (intensities beyond float32's range).
     """
     from tqdm.auto import tqdm
 
     from .training import ModelCorrector, model_method
 
+    batch_size = check_int("batch_size", batch_size, 1)
     corrector = model if isinstance(model, ModelCorrector) else model_method(model)
     data = np.asarray(getattr(volume, "data", volume), dtype=np.float64)
     affine = getattr(volume, "affine", None)
@@ -151,6 +161,12 @@ def correct_volume(
         raise UnsupportedSizeError(f"{source}: expected a 3-D volume; got shape {data.shape}")
     if not np.all(np.isfinite(data)):
         raise ValueError(f"{source}: the volume holds NaN or infinite values")
+    largest = float(np.abs(data).max()) if data.size else 0.0
+    if largest > _FLOAT32_SAFE:
+        raise ValueError(
+            f"{source}: the volume's largest magnitude, {largest:.3g}, is beyond what the "
+            f"float32 outputs can hold (at most {_FLOAT32_SAFE:.3g}); rescale the volume first"
+        )
     _check_size(data.shape, source)
     n_slices, height, width = data.shape
     side, size = max(height, width), corrector.image_size
@@ -183,8 +199,13 @@ def correct_volume(
                     upsampled = fourier_resize(values.astype(np.float64) * factors, side)
                     residuals[task][kept] = _crop(upsampled, height, width)
             bar.update(len(indices))
-    total = sum(residuals.values())
-    corrected = (data + total).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        corrected = (data + sum(residuals.values())).astype(np.float32)
+    if not np.all(np.isfinite(corrected)):
+        raise ValueError(
+            f"{source}: the correction is not finite in float32 (the volume's largest "
+            f"magnitude is {np.abs(data).max():.3g}); rescale the volume before correcting it"
+        )
     return CorrectedVolume(
         corrected=corrected,
         residuals=residuals,
@@ -204,6 +225,23 @@ def _stem(path: Path) -> str:
     return name
 
 
+def output_names(stem: str, tasks: Sequence[str]) -> list[str]:
+    """The file names of one correction's output set, the JSON record last."""
+    return [
+        f"{stem}_corrected.nii.gz",
+        *(f"{stem}_residual_{task}.nii.gz" for task in tasks),
+        f"{stem}_correction.json",
+    ]
+
+
+def _earlier_set(out_dir: Path, stem: str) -> list[str]:
+    """Files of an earlier output set with the same stem (another model's heads too)."""
+    if not out_dir.is_dir():
+        return []
+    patterns = (f"{stem}_corrected.nii.gz", f"{stem}_residual_*.nii.gz", f"{stem}_correction.json")
+    return sorted({path.name for pattern in patterns for path in out_dir.glob(pattern)})
+
+
 def write_corrected(
     result: CorrectedVolume,
     out_dir: str | os.PathLike,
@@ -212,8 +250,9 @@ def write_corrected(
     nifti_source: str | os.PathLike | None = None,
     slice_axis: int | None = None,
     extra: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Path]:
-    """Write the corrected volume and the residual volumes as NIfTI files.
+    """Write the corrected volume and the residual volumes as NIfTI files, as one set.
 
     Files: ``<stem>_corrected.nii.gz`` and ``<stem>_residual_<artefact>.nii.gz`` (one per
     head), and ``<stem>_correction.json`` (what was done). With ``nifti_source`` (the input
@@ -221,12 +260,17 @@ def write_corrected(
     otherwise the (slice, row, column) layout with ``result.affine`` (the identity, and a
     note in the JSON, when the input had no geometry).
 
+    The set is written into a staging folder inside ``out_dir`` and moved into place only
+    when every file is complete (`mtmri_lib.store.atomic_files`): a failure part way (a
+    full disk) leaves ``out_dir`` as it was. An earlier set of the same stem raises
+    `FileExistsError` unless ``overwrite``; with it, the earlier set's files are replaced
+    (or removed, for heads the new model lacks).
+
     Returns ``{"corrected": path, "residual_<artefact>": path, ..., "record": path}``.
     """
     import nibabel
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     volumes = {"corrected": result.corrected}
     volumes.update({f"residual_{task}": values for task, values in result.residuals.items()})
     header, affine, shape = None, result.affine, None
@@ -237,34 +281,38 @@ def write_corrected(
     if affine is None:
         affine = np.eye(4)
         geometry = "none in the input: identity affine (voxel indices)"
+    names = output_names(stem, list(result.residuals))
     written = {}
-    for name, values in volumes.items():
-        array = values
-        if shape is not None:
-            array = np.moveaxis(values, 0, slice_axis if slice_axis is not None else 2)
-            array = array.reshape(shape)
-        image = nibabel.Nifti1Image(np.asarray(array, dtype=np.float32), affine, header=header)
-        image.set_data_dtype(np.float32)
-        if header is not None:
-            image.header.set_slope_inter(1.0, 0.0)
-        path = out_dir / f"{stem}_{name}.nii.gz"
-        nibabel.save(image, path)
-        written[name] = path
-    record = {
-        "outputs": {name: path.name for name, path in written.items()},
-        "geometry": geometry,
-        "model_size": result.model_size,
-        "slices": int(result.corrected.shape[0]),
-        "slice_shape": list(result.corrected.shape[1:]),
-        "skipped_constant_slices": result.skipped,
-        "intensity": (
-            "input units: each residual times the slice's [0, 1] range and z-norm standard "
-            "deviation, Fourier-resized back to the input size and added to the input"
-        ),
-        **(dict(extra) if extra else {}),
-    }
-    written["record"] = out_dir / f"{stem}_correction.json"
-    written["record"].write_text(json.dumps(record, indent=1))
+    with atomic_files(
+        out_dir, names, overwrite=overwrite, replaces=_earlier_set(out_dir, stem)
+    ) as staging:
+        for name, values in volumes.items():
+            array = values
+            if shape is not None:
+                array = np.moveaxis(values, 0, slice_axis if slice_axis is not None else 2)
+                array = array.reshape(shape)
+            image = nibabel.Nifti1Image(np.asarray(array, dtype=np.float32), affine, header=header)
+            image.set_data_dtype(np.float32)
+            if header is not None:
+                image.header.set_slope_inter(1.0, 0.0)
+            file_name = f"{stem}_{name}.nii.gz"
+            nibabel.save(image, staging / file_name)
+            written[name] = out_dir / file_name
+        record = {
+            "outputs": {name: path.name for name, path in written.items()},
+            "geometry": geometry,
+            "model_size": result.model_size,
+            "slices": int(result.corrected.shape[0]),
+            "slice_shape": list(result.corrected.shape[1:]),
+            "skipped_constant_slices": result.skipped,
+            "intensity": (
+                "input units: each residual times the slice's [0, 1] range and z-norm standard "
+                "deviation, Fourier-resized back to the input size and added to the input"
+            ),
+            **(dict(extra) if extra else {}),
+        }
+        atomic_write_json(staging / names[-1], record)
+        written["record"] = out_dir / names[-1]
     return written
 
 
@@ -276,13 +324,23 @@ def correct_file(
     axis: int | None = None,
     batch_size: int = 8,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Read a NIfTI file or DICOM folder, correct it, write NIfTI files (``mtmri correct``).
+
+    Everything that can be checked is checked before the correction starts: the options,
+    the input, the model, that ``out_dir`` is a writable folder and that it holds no
+    earlier output set of this input (unless ``overwrite``). The outputs appear together,
+    complete, or not at all (`write_corrected`).
 
     Raises
     ------
     FileNotFoundError
         The input or the model does not exist.
+    FileExistsError
+        ``out_dir`` holds an earlier output set of this input and ``overwrite`` is false.
+    PermissionError, NotADirectoryError
+        ``out_dir`` cannot be written.
     mtmri_lib.data.VolumeReadError
         The input is not a readable volume.
     ValueError
@@ -292,6 +350,7 @@ def correct_file(
     from .data.readers import volume_format
     from .training import model_method
 
+    batch_size = check_int("batch_size", batch_size, 1)
     input_path = Path(input_path)
     if not input_path.exists():
         raise FileNotFoundError(f"{input_path}: no such file or folder")
@@ -301,19 +360,34 @@ def correct_file(
             f"{input_path}: mtmri correct takes a NIfTI file or a DICOM folder; got a {kind} file"
         )
     corrector = model_method(model_path, batch_size=batch_size)
-    volume = read_volume(input_path, axis=axis)
-    result = correct_volume(volume, corrector, batch_size=batch_size, progress=progress)
-    nifti = kind == "nifti"
-    return write_corrected(
-        result,
-        out_dir,
-        stem=_stem(input_path),
-        nifti_source=input_path if nifti else None,
-        slice_axis=volume.metadata.get("slice_axis") if nifti else None,
-        extra={
-            "input": str(input_path),
-            "model": str(model_path),
-            "model_label": corrector.name,
-            "model_sha256": corrector.version,
-        },
-    )
+    stem = _stem(input_path)
+    made = not Path(out_dir).exists()
+    out = check_writable_folder(out_dir)
+    existing = _earlier_set(out, stem)
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out / existing[0]} exists (an earlier output set of {input_path.name}); give "
+            "--overwrite to replace it, or another output folder"
+        )
+    try:
+        volume = read_volume(input_path, axis=axis)
+        result = correct_volume(volume, corrector, batch_size=batch_size, progress=progress)
+        nifti = kind == "nifti"
+        return write_corrected(
+            result,
+            out,
+            stem=stem,
+            overwrite=overwrite,
+            nifti_source=input_path if nifti else None,
+            slice_axis=volume.metadata.get("slice_axis") if nifti else None,
+            extra={
+                "input": str(input_path),
+                "model": str(model_path),
+                "model_label": corrector.name,
+                "model_sha256": corrector.version,
+            },
+        )
+    except BaseException:
+        if made and not any(out.iterdir()):
+            out.rmdir()  # made by the check above: leave no trace of a failed run
+        raise

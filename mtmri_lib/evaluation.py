@@ -68,6 +68,7 @@ import pandas as pd
 from ._checks import check_choice
 from .artefacts._base import to_json as _jsonable
 from .metrics import FIDELITIES, check_metrics, default_workers, score_pairs
+from .store import atomic_write_json, atomic_write_text
 
 __all__ = [
     "Method",
@@ -365,7 +366,7 @@ def _describe_method(folder: Path, label: str, method: Method) -> None:
         "batch": method.batch,
         "version": method.version,
     }
-    path.write_text(json.dumps(record, indent=1, default=repr))
+    atomic_write_json(path, record, default=repr)
 
 
 def _metrics_digest() -> str:
@@ -377,9 +378,10 @@ def _metrics_digest() -> str:
 class _ScoreCache:
     """Per-slice scores of one (set, method) on disk: ``<metric>-<fidelity>-<code>.jsonl``.
 
-    One JSON line per slice, appended and flushed per chunk, so an interruption loses at most
-    the chunk being written (a line cut short is skipped when read). NaN is written as
-    JSON's common extension, which ``json.loads`` reads back.
+    One JSON line per slice, the whole file replaced atomically after every chunk
+    (`mtmri_lib.store.atomic_write_text`), so an interruption loses at most the chunk being
+    scored; a line that does not parse (a file from elsewhere) is skipped when read. NaN is
+    written as JSON's common extension, which ``json.loads`` reads back.
     """
 
     def __init__(self, folder: Path | None, keys: Sequence[tuple[str, str]]):
@@ -415,14 +417,11 @@ class _ScoreCache:
             for i, value in zip(slices, scores[key], strict=True):
                 self.values[key][int(i)] = float(value)
             if self.folder is not None:
-                self.folder.mkdir(parents=True, exist_ok=True)
                 lines = "".join(
-                    json.dumps({"slice": int(i), "value": float(v)}) + "\n"
-                    for i, v in zip(slices, scores[key], strict=True)
+                    json.dumps({"slice": i, "value": v}) + "\n"
+                    for i, v in sorted(self.values[key].items())
                 )
-                with open(self._path(key), "a") as handle:
-                    handle.write(lines)
-                    handle.flush()
+                atomic_write_text(self._path(key), lines)
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -7,13 +7,14 @@ executed notebook (and the book page made from it) shows the reader what produce
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from .store import atomic_write_json
 
 __all__ = ["PACKAGES", "provenance", "show_provenance"]
 
@@ -120,9 +121,7 @@ def show_provenance(
     """
     record = provenance(profile=profile, seed=seed, **extra)
     if output_dir is not None:
-        path = Path(output_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "provenance.json").write_text(json.dumps(record, indent=2))
+        atomic_write_json(Path(output_dir) / "provenance.json", record, indent=2)
     rows = [(k, v) for k, v in record.items() if k not in ("packages", "machine")]
     rows += [(f"machine: {k}", v) for k, v in record["machine"].items()]
     rows += [(f"package: {k}", v) for k, v in record["packages"].items()]

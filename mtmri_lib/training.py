@@ -37,15 +37,16 @@ not train never touch global random state.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
-import io
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ from keras import ops
 from .losses import FIDELITIES, KERNEL_NAMES, check_deltas, training_objective
 from .models import TASKS, build_model, model_config, set_global_seed
 from .profiles import Profile, get_profile
+from .store import StoreError, atomic_path, atomic_write, atomic_write_text
 
 __all__ = [
     "ModelSpec",
@@ -625,19 +627,8 @@ def _numpy(value: Any) -> np.ndarray:
     return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
 
 
-def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write a file through a temporary sibling, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def _save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    _atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _variable_arrays(prefix: str, variables: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -673,15 +664,50 @@ def read_checkpoint_state(checkpoint_dir: str | os.PathLike) -> dict[str, Any] |
     path = Path(checkpoint_dir) / _CHECKPOINT
     if not path.exists():
         return None
-    with np.load(path) as stored:
+    with _open_checkpoint(path) as stored:
         return json.loads(bytes(stored["state"]).decode())
+
+
+@contextlib.contextmanager
+def _open_checkpoint(path: Path) -> Iterator[Any]:
+    """``np.load`` of a checkpoint file, or a `StoreError` naming it and the way out."""
+    remedy = (
+        f"delete the folder {path.parent} to train that model from its first epoch "
+        "(its other checkpoints are then lost too)"
+    )
+    try:
+        stored = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise StoreError(
+            f"{path}: the training checkpoint is corrupt or truncated ({error}); {remedy}"
+        ) from None
+    try:
+        yield _CheckedArrays(stored, path, remedy)
+    finally:
+        stored.close()
+
+
+class _CheckedArrays:
+    """An opened ``.npz`` whose members, when read, fail with a `StoreError` naming it."""
+
+    def __init__(self, stored: Any, path: Path, remedy: str):
+        self._stored, self._path, self._remedy = stored, path, remedy
+        self.files = stored.files
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        try:
+            return self._stored[key]
+        except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise StoreError(
+                f"{self._path}: member {key!r} of the training checkpoint is unreadable "
+                f"({type(error).__name__}: {error}); {self._remedy}"
+            ) from None
 
 
 def _write_history_csv(path: Path, history: Sequence[Mapping[str, Any]]) -> None:
     import pandas as pd
 
-    text = pd.DataFrame(list(history)).to_csv(index=False)
-    _atomic_write(path, lambda handle: handle.write(text.encode()))
+    atomic_write_text(path, pd.DataFrame(list(history)).to_csv(index=False))
 
 
 class _Checkpointing(keras.callbacks.Callback):
@@ -928,12 +954,12 @@ def fit_network(
     }
     best_weights = None
     if folder is not None and (folder / _CHECKPOINT).exists():
-        with np.load(folder / _CHECKPOINT) as stored:
+        with _open_checkpoint(folder / _CHECKPOINT) as stored:
             state = json.loads(bytes(stored["state"]).decode())
             _assign("w", network.weights, stored, "network")
             _assign("o", trainer.optimizer.variables, stored, "optimizer")
         if state.get("best_file") and (folder / state["best_file"]).exists():
-            with np.load(folder / state["best_file"]) as stored:
+            with _open_checkpoint(folder / state["best_file"]) as stored:
                 best_weights = [stored[k] for k in sorted(stored.files)]
     start = int(state["epoch"])
     finished = state["stopped_early"] or state["diverged"] or start >= int(max_epochs)
@@ -1465,12 +1491,10 @@ def train_model(
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "request_digest": digest,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    result.network.save(temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        result.network.save(temporary)
     text = json.dumps(record, indent=1, default=_json_default)
-    _atomic_write(path.with_suffix(".json"), lambda handle: handle.write(text.encode()))
+    atomic_write_text(path.with_suffix(".json"), text)
     # The saved model and its sidecar replace the checkpoints (at paper scale, about a GB
     # each); those of an earlier request for the same file go too.
     for folder in checkpoint_dir.parent.glob(f"{path.stem}-*"):
@@ -1651,6 +1675,12 @@ def _check_mtmri_model(model: Any, name: str) -> None:
     problem = None
     if not isinstance(model, keras.Model):
         problem = f"it holds a {type(model).__name__}, not a Keras model"
+    elif isinstance(model, keras.Sequential) or not _has_outputs(model):
+        problem = (
+            f"it holds a {type(model).__name__} without named outputs; mtmri models come "
+            "from mtmri_lib.models.build_model (residual outputs named after artefacts and "
+            "'image')"
+        )
     else:
         outputs = model.output if isinstance(model.output, dict) else {}
         shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else ()
@@ -1663,6 +1693,16 @@ def _check_mtmri_model(model: Any, name: str) -> None:
             problem = f"its input shape is {shape}; expected (batch, S, S, 1)"
     if problem:
         raise ValueError(f"{name}: not an mtmri model: {problem}")
+
+
+def _has_outputs(model: Any) -> bool:
+    """Whether a Keras model has defined outputs (an unbuilt subclassed one raises)."""
+    try:
+        model.output  # noqa: B018  (the property raises for a model never called)
+        model.input_shape  # noqa: B018
+    except (AttributeError, ValueError):
+        return False
+    return True
 
 
 def _digest_file(path: Path) -> str:

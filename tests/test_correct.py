@@ -186,3 +186,115 @@ def test_clear_errors(tmp_path, model_file, capsys):
     code = cli.main(["correct", str(text), "--model", str(model_file), "--out", str(tmp_path)])
     assert code == 2
     assert "mtmri correct:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", "x"])
+def test_batch_size_is_checked_before_anything_runs(tmp_path, model_file, capsys, value):
+    # -1 used to exit 0 with all residuals zero (an empty range), 0 with range()'s message.
+    good = tmp_path / "good.nii.gz"
+    _write_nifti(good, np.moveaxis(_phantom_volume(), 0, -1).copy())
+    argv = ["correct", str(good), "--model", str(model_file), "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as stop:
+        cli.main([*argv, "--batch-size", value])
+    assert stop.value.code == 2
+    assert "--batch-size" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises((ValueError, TypeError), match="batch_size"):
+        correct_file(good, model_file, tmp_path / "o", batch_size=-1, progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        correct_volume(_phantom_volume((2, 32, 32)), model_method(model_file), batch_size=0)
+
+
+def _good_input(tmp_path: Path) -> Path:
+    good = tmp_path / "scan.nii.gz"
+    _write_nifti(good, np.moveaxis(_phantom_volume(), 0, -1).copy())
+    return good
+
+
+def test_a_write_failing_part_way_leaves_no_file_under_its_final_name(
+    tmp_path, model_file, monkeypatch
+):
+    good, out = _good_input(tmp_path), tmp_path / "out"
+    real_save, saved = nibabel.save, []
+
+    def failing_save(image, path):  # the second file meets a full disk
+        if saved:
+            real_save(image, path)
+            with open(path, "r+b") as handle:
+                handle.truncate(100)
+            raise OSError(28, "No space left on device")
+        saved.append(path)
+        real_save(image, path)
+
+    monkeypatch.setattr(nibabel, "save", failing_save)
+    with pytest.raises(OSError, match="No space left"):
+        correct_file(good, model_file, out, progress=False)
+    assert not out.exists()  # made for this run, removed again: nothing half-written
+
+
+def test_an_existing_set_is_kept_unless_overwrite_and_a_failed_rerun_changes_nothing(
+    tmp_path, model_file, monkeypatch, capsys
+):
+    good, out = _good_input(tmp_path), tmp_path / "out"
+    first = correct_file(good, model_file, out, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == sorted(p.name for p in first.values())
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        correct_file(good, model_file, out, progress=False)
+    code = cli.main(["correct", str(good), "--model", str(model_file), "--out", str(out)])
+    assert code == 2 and "--overwrite" in capsys.readouterr().err
+    # A re-run with another model (one head only) that fails part way: the first set stays.
+    single = tmp_path / "bias.keras"
+    build_model("smoke", tasks=("bias",), seed=2).save(single)
+    real_save = nibabel.save
+    calls = []
+
+    def failing_save(image, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_save(image, path)
+
+    monkeypatch.setattr(nibabel, "save", failing_save)
+    with pytest.raises(OSError):
+        correct_file(good, single, out, progress=False, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    monkeypatch.setattr(nibabel, "save", real_save)
+    # The same re-run completed: one set, the new model's, with no stale heads.
+    written = correct_file(good, single, out, progress=False, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written.values())
+    assert not (out / "scan_residual_motion.nii.gz").exists()
+    record = json.loads(written["record"].read_text())
+    assert record["model"] == str(single)
+
+
+def test_the_output_location_is_checked_before_computing(tmp_path, model_file, monkeypatch):
+    import mtmri_lib.correct as correct_module
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the volume was corrected before the output was checked")
+
+    monkeypatch.setattr(correct_module, "correct_volume", must_not_run)
+    good = _good_input(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    with pytest.raises(NotADirectoryError, match="a_file"):
+        correct_file(good, model_file, a_file, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        correct_file(good, model_file, "", progress=False)
+    with pytest.raises(PermissionError, match="/proc"):
+        correct_file(good, model_file, "/proc/mtmri-out", progress=False)
+
+
+def test_a_plain_sequential_model_is_not_an_mtmri_model(tmp_path, model_file):
+    plain = tmp_path / "plain.keras"
+    keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(1, 3, padding="same")]).save(
+        plain
+    )
+    with pytest.raises(ValueError, match="plain.keras: not an mtmri model"):
+        correct_file(_good_input(tmp_path), plain, tmp_path / "o", progress=False)
+
+
+def test_intensities_beyond_float32_are_refused(model_file):
+    with pytest.raises(ValueError, match="largest magnitude"):
+        correct_volume(_phantom_volume((2, 32, 32)).astype(np.float64) * 1e300, model_file)

@@ -31,8 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -45,6 +43,7 @@ import numpy as np
 
 from ..artefacts._base import to_json as _jsonable
 from ..profiles import Profile, get_profile
+from ..store import atomic_folder, atomic_write, atomic_write_json
 from .settings import DataSettings, data_settings
 from .slicesets import SliceSet, _cap, load_slice_sets
 
@@ -386,12 +385,19 @@ def _digest(arrays: Mapping[str, np.ndarray], params: Any = None) -> str:
     return digest.hexdigest()
 
 
+def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+
+
 def save_eval_sets(sets: EvalSets, folder: str | os.PathLike) -> Path:
-    """Write ``sets`` into ``folder`` (created; files replaced) and return the JSON path."""
+    """Write ``sets`` into ``folder`` (created; files replaced) and return the JSON path.
+
+    Each file is written atomically, the ``evalsets.json`` record that names them last, so
+    a folder whose record exists holds complete files.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     clean_arrays = {"clean_01": sets.clean_01, "clean": sets.clean}
-    np.savez(folder / "clean.npz", **clean_arrays)
+    _save_npz(folder / "clean.npz", clean_arrays)
     record: dict[str, Any] = {
         "format": FORMAT,
         "info": sets.info,
@@ -406,15 +412,14 @@ def save_eval_sets(sets: EvalSets, folder: str | os.PathLike) -> Path:
         evalset = sets[name]
         arrays = evalset.arrays()
         file = f"{name}.npz"
-        np.savez(folder / file, **arrays)
+        _save_npz(folder / file, arrays)
         record["sets"][name] = {
             **_setting_record(evalset.setting),
             "file": file,
             "sha256": _digest(arrays, evalset.params),
             "params": evalset.params,
         }
-    path = folder / "evalsets.json"
-    path.write_text(json.dumps(record, indent=1))
+    path = atomic_write_json(folder / "evalsets.json", record)
     sets.folder, sets._record = folder, record
     return path
 
@@ -552,16 +557,7 @@ def eval_sets(
         if current:
             return stored
     sets = make_eval_sets(test, seed=seed, fidelity=fidelity, info=info, progress=progress)
-    # Write into a temporary folder and move it into place: an interrupted run leaves no
-    # half-written sets behind.
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
-    try:
+    # Written as a whole folder: an interrupted run leaves no half-written sets behind.
+    with atomic_folder(folder, overwrite=True) as staging:
         save_eval_sets(sets, staging)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return load_eval_sets(folder)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..profiles import Profile
+from ..store import atomic_write, atomic_write_json
 from .demo import demo_volumes
 from .prepare import PreparedVolume, prepare_volume
 from .readers import read_volume
@@ -263,18 +264,15 @@ def _prepared_from_cache(
         min_foreground=settings.min_foreground,
     )
     if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        np.save(images_file, prepared.images)
-        info_file.write_text(
-            json.dumps(
-                {
-                    "slice_index": prepared.slice_index.tolist(),
-                    "patient_id": prepared.patient_id,
-                    "source": prepared.source,
-                    "dropped": prepared.dropped,
-                }
-            )
-        )
+        # The images first: an entry counts only once its description exists.
+        atomic_write(images_file, lambda handle: np.save(handle, prepared.images))
+        info = {
+            "slice_index": prepared.slice_index.tolist(),
+            "patient_id": prepared.patient_id,
+            "source": prepared.source,
+            "dropped": prepared.dropped,
+        }
+        atomic_write_json(info_file, info, indent=None)
         prepared.images = np.load(images_file, mmap_mode="r")
     return prepared
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_int
+from ..store import atomic_write_json
 from .readers import patient_id_of
 from .settings import SPLIT_FRACTIONS
 
@@ -264,6 +265,5 @@ def make_split(
         extra={"unreadable": skipped} if skipped else {},
     )
     if manifest is not None and not reused:
-        Path(manifest).parent.mkdir(parents=True, exist_ok=True)
-        Path(manifest).write_text(json.dumps(_manifest_record(split, dataset, root), indent=1))
+        atomic_write_json(manifest, _manifest_record(split, dataset, root))
     return split

@@ -1,0 +1,217 @@
+"""How the project writes files that are read later: whole, or not at all.
+
+Every file written for later reading (checkpoints, stamps, score caches, manifests,
+evaluation sets, correction outputs, saved models) goes through `atomic_path` (one file;
+`atomic_write` and its text and JSON forms build on it), `atomic_folder` (a folder that only
+makes sense whole) or `atomic_files` (a set of files beside others). Both write beside the
+target under a hidden temporary name, flush to disk, and only then rename into place, so a
+process killed at any moment, a full disk or a failing writer leaves the previous state
+readable and nothing half-written under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "atomic_path",
+    "atomic_write",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_folder",
+    "atomic_files",
+    "check_writable_folder",
+    "read_json",
+    "StoreError",
+]
+
+
+class StoreError(ValueError):
+    """A file the project wrote earlier is unreadable (truncated or corrupt)."""
+
+
+def _temporary_sibling(path: Path) -> Path:
+    # Hidden, unique, and ending in the target's own suffix (Keras checks it even on handles).
+    handle, name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
+    os.close(handle)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; on success it is renamed to ``path``.
+
+    For writers that take a file name rather than a handle (Keras' ``save_model``). The
+    temporary name is hidden, unique and ends in ``path``'s suffix. If the block raises (or
+    the process dies), ``path`` keeps its previous content (or stays absent) and the
+    temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_sibling(path)
+    try:
+        yield temporary
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())  # on disk before the rename makes it visible
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], Any]) -> Path:
+    """Write ``path`` through ``write(handle)`` on a temporary sibling, then rename it.
+
+    ``write`` receives a binary file handle. If it raises (or the process dies), ``path``
+    keeps its previous content (or stays absent) and the temporary file is removed.
+    Returns ``path``.
+    """
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        write(handle)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """`atomic_write` of a UTF-8 text."""
+    data = text.encode()
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_write_json(path: str | os.PathLike, value: Any, **dumps: Any) -> Path:
+    """`atomic_write` of ``json.dumps(value, **dumps)`` (indent 1 unless given)."""
+    dumps.setdefault("indent", 1)
+    return atomic_write_text(path, json.dumps(value, **dumps))
+
+
+def read_json(path: str | os.PathLike, *, what: str = "file", remedy: str = "") -> Any:
+    """Read a JSON file the project wrote, or raise `StoreError` naming it.
+
+    ``what`` says what the file is ("search trial", "stamps file"); ``remedy`` how to start
+    over, appended to the message.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        hint = f"; {remedy}" if remedy else ""
+        raise StoreError(f"{path}: the {what} is corrupt or truncated ({error}){hint}") from None
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a staging folder beside ``target``; on success it becomes ``target``.
+
+    Everything written into the staging folder appears under ``target`` at once, when the
+    ``with`` block ends without an error; on an error the staging folder is removed and
+    ``target`` is left as it was. An existing ``target`` raises `FileExistsError` unless
+    ``overwrite`` is true, in which case it is replaced (the old folder is removed only
+    after the new one is complete).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} exists; give overwrite=True to replace it")
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent)
+    )
+    try:
+        yield staging
+        if target.exists():
+            retired = Path(
+                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+            )
+            os.replace(target, retired / "old")
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def check_writable_folder(folder: str | os.PathLike, *, what: str = "output folder") -> Path:
+    """Return ``folder`` as a Path if files can be written into it (made if absent), or raise.
+
+    Checked before any work is done, so a long computation never ends in a write error:
+    an empty name, an existing file, a folder that cannot be made, or one in which a file
+    cannot be created (read-only, ``/proc``) raises `NotADirectoryError`, `ValueError` or
+    `PermissionError` naming ``folder``. A folder made here and left empty is removed
+    again by `atomic_files` if the work fails.
+    """
+    if str(folder).strip() == "":
+        raise ValueError(f"the {what} must be a folder name; got an empty string")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: the {what} is an existing file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = _temporary_sibling(folder / "probe")
+        probe.unlink()
+    except OSError as error:
+        raise PermissionError(
+            f"{folder}: the {what} is not writable ({error.strerror or error})"
+        ) from None
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_files(
+    folder: str | os.PathLike,
+    names: Sequence[str],
+    *,
+    overwrite: bool = False,
+    replaces: Sequence[str] = (),
+) -> Iterator[Path]:
+    """Yield a staging folder inside ``folder``; on success its files move into ``folder``.
+
+    For a set of files that belong together beside other files (the outputs of one
+    ``mtmri correct`` run in a folder of many). ``names`` lists the set's file names; the
+    last one, the record that describes the others, is removed first and moved in last, so
+    a set is never described by a record of another run. ``replaces`` names files of an
+    earlier version of the set that the new one may not write again (another model's
+    residuals): they count as existing and are removed once the new set is in place.
+
+    Before the block, `check_writable_folder` checks ``folder``, and an existing file of
+    ``names`` or ``replaces`` raises `FileExistsError` unless ``overwrite``. On an error
+    the staging folder is removed and ``folder`` is left as it was (a ``folder`` this call
+    made is removed again).
+    """
+    folder = Path(folder)
+    made = not folder.exists()
+    folder = check_writable_folder(folder)
+    existing = [name for name in [*names, *replaces] if (folder / name).exists()]
+    if existing and not overwrite:
+        if made:
+            folder.rmdir()
+        raise FileExistsError(
+            f"{folder / existing[0]} exists (an earlier output set: {len(existing)} file(s)); "
+            "give --overwrite (overwrite=True) to replace it, or another output folder"
+        )
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        yield staging
+        missing = [name for name in names if not (staging / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"the output set is incomplete: {missing} not written")
+        (folder / names[-1]).unlink(missing_ok=True)
+        for name in names:
+            os.replace(staging / name, folder / name)
+        for name in set(replaces) - set(names):
+            (folder / name).unlink(missing_ok=True)
+        shutil.rmtree(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if made and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
