@@ -28,7 +28,6 @@ Timings are single-process wall-clock medians after warm-up calls.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -44,6 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mtmri_lib.artefacts import KINDS, corrupt, motion  # noqa: E402
+from mtmri_lib.store import atomic_write_json  # noqa: E402
 
 #: What is timed: a row name, the kind, and pinned keywords.
 CASES: list[tuple[str, str, dict[str, Any]]] = [
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print_table(report)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write_json(args.json, report, indent=2)
         print(f"\nwrote {args.json}")
     return 0
 

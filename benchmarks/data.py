@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -141,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
     }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2))
+        from mtmri_lib.store import atomic_write_json
+
+        atomic_write_json(args.json, record, indent=2)
     return 0
 
 

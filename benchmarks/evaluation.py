@@ -17,7 +17,6 @@ Timings are single-process wall-clock medians after a warm-up call.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mtmri_lib import baselines, metrics  # noqa: E402
 from mtmri_lib.artefacts import corrupt  # noqa: E402
+from mtmri_lib.store import atomic_write_json  # noqa: E402
 
 
 def _slice(size: int) -> np.ndarray:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     for key, value in methods.items():
         print(f"  {key}: {value:.1f}")
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1))
+        atomic_write_json(args.json, results, indent=1)
     return results
 
 

@@ -25,7 +25,6 @@ On a shared machine they move with its load: run it alone, and read ``/proc/load
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -264,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['seconds_per_step']:.3f} s/step | {row['images_per_second']:.1f} images/s | | |"
         )
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        from mtmri_lib.store import atomic_write_json
+
+        atomic_write_json(args.json, results, indent=2)
     bad = [row for row in results["forward"] if not row["within_tolerance"]]
     if bad:
         print(

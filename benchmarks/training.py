@@ -24,7 +24,6 @@ Timings move with the machine's load: run it alone and read ``/proc/loadavg``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -176,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     if Path("/proc/loadavg").exists():
         results["machine"]["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        from mtmri_lib.store import atomic_write_json
+
+        atomic_write_json(Path(args.json), results, indent=1)
     return 0
 
 

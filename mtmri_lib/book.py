@@ -94,7 +94,8 @@ def _stamp(notebook: Path, parameters: dict, library: str) -> str:
 def _checked_build_dir(build_dir: Path | str) -> Path:
     """The build folder, made if absent, or a `BookError` saying why it cannot be used."""
     try:
-        return check_writable_folder(Path(build_dir).resolve(), what="build folder (--build-dir)")
+        folder = check_writable_folder(build_dir, what="build folder (--build-dir)")
+        return folder.resolve()
     except (OSError, ValueError) as error:
         raise BookError(str(error)) from None
 

@@ -135,7 +135,10 @@ def check_deltas(deltas: Mapping[str, float] | None) -> dict[str, float]:
         raise ValueError(f"unknown kernel names in deltas: {unknown}; known: {KERNEL_NAMES}")
     checked = {}
     for name in KERNEL_NAMES:
-        value = float(deltas.get(name, 0.0))
+        value = deltas.get(name, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"delta of {name!r} must be a real number; got {value!r}")
+        value = float(value)
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"delta of {name!r} must be finite and >= 0; got {value!r}")
         checked[name] = value

@@ -127,6 +127,21 @@ def _mean_ranks(scores: pd.DataFrame) -> pd.Series:
     return scores.rank(axis=1, method="average").mean(axis=0)
 
 
+def numeric_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` as float64, or a TypeError naming the columns that hold no numbers."""
+    try:
+        return scores.astype(np.float64)
+    except (TypeError, ValueError):
+        bad = [
+            str(c)
+            for c in scores.columns
+            if (pd.to_numeric(scores[c], errors="coerce").isna() & scores[c].notna()).any()
+        ]
+        raise TypeError(
+            f"scores must be numbers (NaN for no score); column(s) {bad} hold other values"
+        ) from None
+
+
 def friedman_nemenyi(
     scores: pd.DataFrame, *, alpha: float = ALPHA, higher_is_better: bool = True
 ) -> FriedmanNemenyi:
@@ -151,7 +166,7 @@ def friedman_nemenyi(
         raise TypeError(f"scores must be a pandas DataFrame; got {type(scores).__name__}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1); got {alpha!r}")
-    data = scores.astype(np.float64)
+    data = numeric_scores(scores)
     if not higher_is_better:
         data = -data
     empty = [str(c) for c in data.columns if data[c].isna().all()]
@@ -207,7 +222,7 @@ def friedman_nemenyi_by_volume(
     """
     if len(volumes) != len(scores):
         raise ValueError(f"volumes has {len(volumes)} entries for {len(scores)} rows of scores")
-    data = scores.astype(np.float64)
+    data = numeric_scores(scores)
     empty = [str(c) for c in data.columns if data[c].isna().all()]
     data = data.drop(columns=[c for c in data.columns if data[c].isna().all()])
     keep = ~data.isna().any(axis=1).to_numpy()

@@ -116,3 +116,31 @@ def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
     assert cells[0].outputs[0]["text"] == noise
     assert cells[1].outputs[0]["text"] == real
     assert book.drop_startup_noise(path) == 0
+
+
+@pytest.mark.parametrize(
+    "build_dir, words",
+    [("a_file", "is an existing file"), ("/proc/mtmri-build", "not writable"), ("", "empty")],
+)
+def test_an_unusable_build_dir_is_a_clear_message(tmp_path, capsys, build_dir, words):
+    from mtmri_lib import cli
+
+    (tmp_path / "a_file").write_text("")
+    target = str(tmp_path / build_dir) if build_dir == "a_file" else build_dir
+    with pytest.raises(book.BookError, match=words):
+        book.execute_notebooks("smoke", build_dir=target, only=["none"])
+    assert cli.main(["book", "--profile", "smoke", "--build-dir", target, "--no-build"]) == 1
+    assert "mtmri book:" in capsys.readouterr().err
+
+
+def test_a_missing_data_dir_stops_before_the_first_notebook(tmp_path):
+    with pytest.raises(book.BookError, match=r"--data-dir .*nowhere does not exist"):
+        book.execute_notebooks("smoke", data_dir=str(tmp_path / "nowhere"), build_dir=tmp_path)
+    assert not (tmp_path / "book_src").exists()
+
+
+def test_a_half_written_stamps_file_is_reported_and_every_notebook_runs_again(tmp_path):
+    (tmp_path / "stamps-smoke.json").write_text('{"book/data": "ab')
+    with pytest.warns(UserWarning, match=r"stamps-smoke\.json: the stamps file is corrupt"):
+        runs = book.execute_notebooks("smoke", build_dir=tmp_path, only=["none"])
+    assert runs == []

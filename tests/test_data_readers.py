@@ -89,8 +89,10 @@ def write_dicom_series(
     start: int = 0,
     seed: int = 0,
     prefix: str = "IM",
+    geometry: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An oblique DICOM series written in shuffled file order.
+    """An oblique DICOM series written in shuffled file order (``geometry=False``: without
+    ImagePositionPatient / ImageOrientationPatient / PixelSpacing, ordered by InstanceNumber).
 
     Returns (pixel data in position order, the positions (LPS), the orientation)."""
     from pydicom.dataset import FileMetaDataset
@@ -120,9 +122,10 @@ def write_dicom_series(
         ds.SeriesNumber = 3
         ds.SeriesDescription = "T2 test"
         ds.InstanceNumber = int(k) + 1
-        ds.ImagePositionPatient = [float(v) for v in positions[k]]
-        ds.ImageOrientationPatient = [float(v) for v in (*along_row, *along_column)]
-        ds.PixelSpacing = [spacing[0], spacing[1]]
+        if geometry:
+            ds.ImagePositionPatient = [float(v) for v in positions[k]]
+            ds.ImageOrientationPatient = [float(v) for v in (*along_row, *along_column)]
+            ds.PixelSpacing = [spacing[0], spacing[1]]
         ds.SliceThickness = step
         ds.Rows, ds.Columns = rows, columns
         ds.SamplesPerPixel = 1
@@ -151,6 +154,25 @@ def write_nifti(path: Path, shape=(6, 7, 5), seed: int = 0) -> tuple[np.ndarray,
 def truncate(path: Path, keep: float = 0.5) -> None:
     raw = path.read_bytes()
     path.write_bytes(raw[: int(len(raw) * keep)])
+
+
+def dicom_file_of_instance(folder: Path, number: int) -> Path:
+    """The file of a series holding InstanceNumber ``number`` (files are written shuffled)."""
+    for file in sorted(folder.glob("*.dcm")):
+        if int(pydicom.dcmread(file, stop_before_pixels=True).InstanceNumber) == number:
+            return file
+    raise LookupError(number)
+
+
+def write_h5(path: Path, **datasets) -> Path:
+    """An HDF5 file with the given datasets; a value of ``dict`` makes a group."""
+    with h5py.File(path, "w") as handle:
+        for key, value in datasets.items():
+            if isinstance(value, dict):
+                handle.create_group(key)
+            else:
+                handle.create_dataset(key, data=value)
+    return path
 
 
 # --------------------------------------------------------------------------- fastMRI
@@ -346,3 +368,240 @@ def test_read_volumes_skips_bad_files_with_a_count(tmp_path):
         read_volumes(tmp_path, on_error="raise")
     assert patient_id_of(tmp_path / "good.h5") == "patient-A"
     assert patient_id_of(tmp_path / "series01") == "DICOM-PATIENT"
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda f: f.write_bytes(b""), id="empty"),
+        pytest.param(lambda f: truncate(f, keep=0.05), id="cut-before-the-header"),
+        pytest.param(lambda f: truncate(f, keep=0.4), id="cut-inside-the-header"),
+    ],
+)
+def test_dicom_unreadable_slice_fails_the_series_naming_the_file(tmp_path, damage):
+    # Before: the slice was skipped as "not a DICOM image" and the volume came out one short.
+    folder = tmp_path / "series"
+    write_dicom_series(folder, n=5)
+    victim = dicom_file_of_instance(folder, 3)
+    damage(victim)
+    with pytest.raises(VolumeReadError, match=victim.name), warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no warning on the way: one clear error
+        read_volume(folder)
+
+
+def test_dicom_gap_in_slice_positions_raises_naming_its_neighbours(tmp_path):
+    # Before: a warning that the spacing varies, and an affine with the mean step.
+    folder = tmp_path / "series"
+    write_dicom_series(folder, n=5)
+    below, above = dicom_file_of_instance(folder, 2), dicom_file_of_instance(folder, 4)
+    dicom_file_of_instance(folder, 3).unlink()
+    (folder / "notes.txt").write_text("exported by hand")
+    with pytest.raises(VolumeReadError) as caught, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read_volume(folder)
+    message = str(caught.value)
+    assert message.startswith(str(folder))
+    assert "gap in the slice positions" in message and "1 slice(s) missing" in message
+    assert below.name in message and above.name in message
+    assert "instance 2" in message and "instance 4" in message
+    assert "notes.txt" in message  # the skipped file is named as a clue
+
+
+def test_dicom_small_spacing_jitter_still_reads_with_a_warning(tmp_path):
+    folder = tmp_path / "series"
+    write_dicom_series(folder, n=4)
+    file = dicom_file_of_instance(folder, 2)
+    dataset = pydicom.dcmread(file)
+    position = [float(v) for v in dataset.ImagePositionPatient]
+    dataset.ImagePositionPatient = [position[0] + 0.2, position[1], position[2]]
+    dataset.save_as(file)
+    with pytest.warns(UserWarning, match="slice spacing varies"):
+        assert read_volume(folder).n_slices == 4
+
+
+def test_dicom_without_geometry_gap_or_repeat_in_instance_numbers_raises(tmp_path):
+    folder = tmp_path / "plain"
+    pixels, _, _ = write_dicom_series(folder, n=4, geometry=False)
+    with pytest.warns(UserWarning, match="InstanceNumber"):
+        volume = read_volume(folder)
+    np.testing.assert_array_equal(volume.data, pixels.astype(np.float32) * 2 - 10)
+    assert volume.affine is None
+    # Before: sorted by InstanceNumber without looking for a missing one.
+    dicom_file_of_instance(folder, 2).unlink()
+    with pytest.raises(VolumeReadError, match=r"plain: gap in the instance numbers: 1 .* 3"):
+        read_volume(folder)
+    repeat = tmp_path / "repeat"
+    write_dicom_series(repeat, n=2, geometry=False)
+    write_dicom_series(repeat, n=2, geometry=False, seed=3, prefix="again")
+    with pytest.raises(VolumeReadError, match="two slices with InstanceNumber 1"):
+        read_volume(repeat)
+
+
+def test_dicom_malformed_geometry_names_the_file(tmp_path):
+    folder = tmp_path / "series"
+    write_dicom_series(folder, n=3)
+    file = dicom_file_of_instance(folder, 2)
+    dataset = pydicom.dcmread(file)
+    dataset.ImagePositionPatient = [1.0, 2.0]
+    dataset.save_as(file)
+    with pytest.raises(VolumeReadError, match=f"{file.name}: ImagePositionPatient has 2 value"):
+        read_volume(folder)
+
+
+def test_read_volumes_skips_a_bad_series_whole_with_a_count(tmp_path):
+    write_nifti(tmp_path / "good.nii")
+    write_dicom_series(tmp_path / "series01", n=4)
+    victim = dicom_file_of_instance(tmp_path / "series01", 2)
+    victim.write_bytes(b"")
+    with pytest.warns(UserWarning) as record:
+        volumes = read_volumes(tmp_path)
+    assert [v.patient_id for v in volumes] == ["good"]  # never the series one slice short
+    messages = [str(w.message) for w in record]
+    assert any(f"skipped {tmp_path / 'series01'}: " in m and victim.name in m for m in messages)
+    assert any("skipped 1 of 2" in m for m in messages)
+
+
+def test_nifti_complex_is_read_as_magnitude_with_a_warning(tmp_path):
+    # Before: the real part only, with numpy's ComplexWarning that names no file.
+    path = tmp_path / "phase.nii"
+    rng = np.random.default_rng(0)
+    data = (rng.normal(size=(4, 5, 3)) + 1j * rng.normal(size=(4, 5, 3))).astype(np.complex64)
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), path)
+    with pytest.warns(UserWarning, match=r"phase.nii: .*complex.*magnitude") as record:
+        volume = read_volume(path)
+    assert not [w for w in record if issubclass(w.category, np.exceptions.ComplexWarning)]
+    np.testing.assert_allclose(volume.data, np.moveaxis(np.abs(data), 2, 0), rtol=1e-6)
+    assert "phase is discarded" in volume.metadata["complex"]
+
+
+@pytest.mark.parametrize(
+    ("axis", "error"),
+    [("x", TypeError), (1.0, TypeError), (True, TypeError), (3, ValueError), (-4, ValueError)],
+)
+def test_nifti_bad_axis_names_axis_and_the_allowed_values(tmp_path, axis, error):
+    # Before: 'x' failed inside int(), 1.0 and True were taken as 1.
+    path = tmp_path / "scan.nii"
+    write_nifti(path)
+    with pytest.raises(error, match=r"axis must be None or an int: 0, 1 or 2 \(or -3, -2, -1"):
+        read_volume(path, axis=axis)
+    with pytest.raises(error, match="axis must be"):
+        read_volumes(tmp_path, axis=axis)
+
+
+@pytest.mark.parametrize("shape", [(0, 6, 6), (6, 6, 0), (6, 0)])
+def test_nifti_with_an_empty_axis_is_refused(tmp_path, shape):
+    # Before: a volume with no voxels (or no slices) came back.
+    path = tmp_path / "empty.nii"
+    nibabel.save(nibabel.Nifti1Image(np.zeros(shape, np.float32), np.eye(4)), path)
+    with pytest.raises(
+        VolumeReadError, match=rf"empty.nii: the image has no voxels: shape \({shape[0]}, "
+    ):
+        read_volume(path)
+
+
+def test_nifti_shapes_and_voxel_types(tmp_path):
+    flat = tmp_path / "flat.nii"
+    nibabel.save(nibabel.Nifti1Image(np.ones((6, 7), np.float32), np.eye(4)), flat)
+    assert read_volume(flat).data.shape == (1, 6, 7)  # a 2-D image is one slice
+    line = tmp_path / "line.nii"
+    nibabel.save(nibabel.Nifti1Image(np.ones(6, np.float32), np.eye(4)), line)
+    with pytest.raises(VolumeReadError, match=r"line.nii: the image has shape \(6,\)"):
+        read_volume(line)
+    series = tmp_path / "bold.nii"
+    nibabel.save(nibabel.Nifti1Image(np.ones((4, 4, 3, 5), np.float32), np.eye(4)), series)
+    with pytest.raises(VolumeReadError, match="bold.nii: .*5 volumes along the 4th axis"):
+        read_volume(series)
+    # Before: numpy's DTypePromotionError, naming no file.
+    rgb = tmp_path / "colour.nii"
+    voxels = np.zeros((4, 4, 3), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    nibabel.save(nibabel.Nifti1Image(voxels, np.eye(4)), rgb)
+    with pytest.raises(VolumeReadError, match="colour.nii: voxel type .* not a grey-level"):
+        read_volume(rgb)
+    nan = tmp_path / "nan.nii"
+    values = np.ones((4, 4, 3), np.float32)
+    values[1, 2, 0] = np.nan
+    nibabel.save(nibabel.Nifti1Image(values, np.eye(4)), nan)
+    with pytest.raises(VolumeReadError, match="nan.nii: 1 NaN"):
+        read_volume(nan)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param({}, "is an HDF5 group", id="group"),
+        pytest.param("not an image", "is a string dataset", id="string"),
+        pytest.param(np.array([[[b"a", b"b"]]]), "is a string dataset", id="bytes-3d"),
+        pytest.param(
+            np.ones((2, 0, 3), np.float32), r"has no voxels: shape \(2, 0, 3\)", id="empty"
+        ),
+    ],
+)
+def test_fastmri_malformed_reconstruction_names_the_file(tmp_path, value, problem):
+    # Before: AttributeError ('Group' has no ndim), ValueError from float(), or an empty volume.
+    path = write_h5(tmp_path / "odd.h5", reconstruction_rss=value)
+    with pytest.raises(VolumeReadError, match=f"odd.h5: 'reconstruction_rss' {problem}"):
+        read_volume(path)
+
+
+def test_fastmri_malformed_kspace_names_the_file(tmp_path):
+    group = write_h5(tmp_path / "group.h5", kspace={})
+    with pytest.raises(VolumeReadError, match="group.h5: 'kspace' is an HDF5 group"):
+        read_volume(group, from_kspace=True)
+    empty = write_h5(tmp_path / "none.h5", kspace=np.zeros((0, 2, 8, 4), np.complex64))
+    with pytest.raises(VolumeReadError, match="none.h5: 'kspace' has no slices"):
+        read_volume(empty, from_kspace=True)
+    odd_rss = write_h5(
+        tmp_path / "odd_rss.h5", kspace=np.ones((2, 2, 8, 4), np.complex64), reconstruction_rss={}
+    )
+    with pytest.warns(UserWarning, match="odd_rss.h5: 'reconstruction_rss' is not a 3-D array"):
+        assert read_volume(odd_rss, from_kspace=True).data.shape == (2, 4, 4)
+    neither = write_h5(tmp_path / "neither.h5", other=np.ones(3))
+    with pytest.raises(VolumeReadError, match="neither.h5: no 'reconstruction_rss'.*other"):
+        read_volume(neither)
+    nan = write_h5(tmp_path / "nan.h5", reconstruction_rss=np.full((2, 3, 3), np.nan, np.float32))
+    with pytest.raises(VolumeReadError, match="nan.h5: 18 NaN"):
+        read_volume(nan)
+
+
+def test_fastmri_complex_reconstruction_is_read_as_magnitude(tmp_path):
+    values = np.full((2, 3, 3), 3 + 4j, np.complex64)
+    path = write_h5(tmp_path / "complex.h5", reconstruction_rss=values)
+    with pytest.warns(UserWarning, match="complex.h5: 'reconstruction_rss' is complex"):
+        volume = read_volume(path)
+    np.testing.assert_allclose(volume.data, 5.0)
+    assert "phase is discarded" in volume.metadata["complex"]
+
+
+def test_read_volumes_skips_malformed_h5_files_with_a_count(tmp_path):
+    # Before: the first malformed file aborted the whole folder with an AttributeError.
+    write_nifti(tmp_path / "good.nii")
+    write_h5(tmp_path / "group.h5", reconstruction_rss={})
+    write_h5(tmp_path / "text.h5", reconstruction_rss="n/a")
+    with pytest.warns(UserWarning) as record:
+        volumes = read_volumes(tmp_path)
+    assert [v.patient_id for v in volumes] == ["good"]
+    messages = [str(w.message) for w in record]
+    assert any("group.h5: 'reconstruction_rss' is an HDF5 group" in m for m in messages)
+    assert any("text.h5: 'reconstruction_rss' is a string" in m for m in messages)
+    assert any("skipped 2 of 3" in m for m in messages)
+
+
+def test_read_volumes_of_a_folder_without_volumes_warns(tmp_path):
+    # Before: [] without a word.
+    with pytest.warns(UserWarning, match=f"{tmp_path}: the folder holds no volume"):
+        assert read_volumes(tmp_path) == []
+    (tmp_path / "README.txt").write_text("notes")
+    with pytest.warns(UserWarning) as record:
+        assert read_volumes(tmp_path) == []
+    messages = [str(w.message) for w in record]
+    assert any("README.txt" in m for m in messages)
+    assert any("holds no volume" in m for m in messages)
+
+
+def test_dicom_folder_of_volumes_hints_at_read_volumes(tmp_path):
+    write_nifti(tmp_path / "scan.nii")
+    with pytest.raises(VolumeReadError, match="none of the 1 file.*use read_volumes"):
+        read_volume(tmp_path)

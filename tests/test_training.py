@@ -444,3 +444,20 @@ def test_trained_methods_keep_the_runs_seeds(monkeypatch, tmp_path):
     assert every["Bias (seed 5)"] == "Bias-5"
     # A run whose main seed was not trained has no row for that model.
     assert "Bias" not in T.trained_methods("cpu", tmp_path, seed=1)
+
+
+def test_a_corrupt_checkpoint_names_the_file_and_how_to_start_over(tmp_path):
+    from mtmri_lib.store import StoreError
+
+    folder = tmp_path / "mt-smoke-seed0-abc"
+    path = folder / "checkpoint.npz"
+    state = np.frombuffer(json.dumps({"epoch": 3}).encode(), dtype=np.uint8)
+    T._save_arrays(path, {"state": state, "w00000": np.zeros(1000)})
+    assert T.read_checkpoint_state(folder) == {"epoch": 3}
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])  # truncated: a disk that filled up
+    with pytest.raises(StoreError, match=r"checkpoint\.npz: the training checkpoint is corrupt"):
+        T.read_checkpoint_state(folder)
+    path.write_bytes(b"")
+    with pytest.raises(StoreError, match=f"delete the folder {folder}"):
+        T.read_checkpoint_state(folder)

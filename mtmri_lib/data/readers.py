@@ -8,6 +8,10 @@ Every reader returns a `Volume` with ``data`` of shape (slices, H, W), raw float
 intensities, and an ``affine`` (where the format has geometry) that maps the returned
 (slice, row, column) indices to RAS scanner coordinates in mm, the NIfTI convention.
 
+Nothing is dropped silently: a DICOM series with an unreadable slice or a gap in its slice
+positions is an error (a volume one slice short, or an affine that is wrong after the gap,
+would be wrong data); complex-valued images are read as their magnitude with a warning.
+
 h5py, pydicom and nibabel are imported only by the reader that needs them (the ``data``
 extra of the package).
 """
@@ -78,7 +82,8 @@ def read_volume(
         A fastMRI brain ``.h5`` file, a ``.nii`` / ``.nii.gz`` file, a folder holding one DICOM
         series (or a single ``.dcm`` file).
     axis : int or None
-        NIfTI only: the array axis to slice along (0, 1, 2 or negative); default the last.
+        NIfTI only: the array axis to slice along (0, 1 or 2, or -3, -2, -1 counting from the
+        last); default the last.
     from_kspace : bool
         fastMRI only: instead of the stored ``reconstruction_rss``, reconstruct each slice as
         the root-sum-of-squares over coils of the inverse FFT of ``kspace``, with the 2x readout
@@ -95,10 +100,27 @@ def read_volume(
     ------
     FileNotFoundError
         The path does not exist.
+    TypeError, ValueError
+        ``axis`` is not None or an int in [-3, 2], or ``axis`` / ``from_kspace`` is given for
+        a format it does not apply to.
     VolumeReadError
-        The file exists but is truncated, malformed or of another kind; the message names the
-        file and the problem. A folder with several DICOM series lists them.
+        The file exists but is truncated, malformed or of another kind, holds no voxels (an
+        axis of length 0), NaN or infinite values, or is not one grey-level volume; the message
+        names the file and the problem. A DICOM series fails as a whole when one of its
+        slices is unreadable (naming that file) or when its slice positions (or, without
+        geometry, its instance numbers) have a gap (naming the slices around it). A folder
+        with several DICOM series lists them.
+
+    Warns
+    -----
+    UserWarning
+        Complex-valued data (a complex NIfTI, or a complex ``reconstruction_rss``) is read as
+        its magnitude: the warning names the file, and ``metadata["complex"]`` records that the
+        phase was discarded. MR images are magnitude images; the phase is not used here.
+        Files in a DICOM folder that are not DICOM images (notes, reports) are skipped with a
+        warning.
     """
+    axis = _check_axis(axis)
     kind = volume_format(path)
     if axis is not None and kind != "nifti":
         raise ValueError(f"axis applies to NIfTI files only; {path} is read as {kind}")
@@ -160,8 +182,21 @@ def iter_volumes(
     """Read volumes one at a time (a folder, or a list of paths); see `read_volumes`."""
     if on_error not in ("warn", "raise"):
         raise ValueError(f"on_error must be 'warn' or 'raise'; got {on_error!r}")
+    # A bad axis is the caller's mistake, not a bad file: raise before reading anything.
+    axis = _check_axis(axis)
     if isinstance(paths, (str, os.PathLike)):
-        paths = find_volume_paths(paths) if Path(paths).is_dir() else [Path(paths)]
+        if Path(paths).is_dir():
+            folder = paths
+            paths = find_volume_paths(folder)
+            if not paths:
+                # An empty result from a folder is most often a wrong path or a wrong layout.
+                warnings.warn(
+                    f"{folder}: the folder holds no volume (expected fastMRI .h5 or NIfTI "
+                    ".nii/.nii.gz files, DICOM files or sub-folders of DICOM series)",
+                    stacklevel=2,
+                )
+        else:
+            paths = [Path(paths)]
     paths = [Path(p) for p in paths]
     skipped: list[str] = []
     for path in paths:
@@ -171,7 +206,10 @@ def iter_volumes(
             if on_error == "raise":
                 raise
             skipped.append(str(path))
-            warnings.warn(f"skipped {error}", stacklevel=2)
+            # A DICOM series fails on one of its files: name the volume skipped, then the file.
+            inner = isinstance(error, VolumeReadError) and error.path != os.fspath(path)
+            about = f"{path}: {error}" if inner else str(error)
+            warnings.warn(f"skipped {about}", stacklevel=2)
             continue
         yield volume
     if skipped:
@@ -191,7 +229,9 @@ def read_volumes(
     """Read every volume of a folder (see `find_volume_paths`) or of a list of paths.
 
     A file that cannot be read is skipped with a warning naming it and the problem, and a
-    final warning counts the skipped files (``on_error="raise"`` raises instead).
+    final warning counts the skipped files (``on_error="raise"`` raises instead). A DICOM
+    series is skipped as a whole (never one slice of it) when any slice is unreadable or
+    missing. A folder that holds no volume gives ``[]`` with a warning saying so.
     """
     return list(iter_volumes(paths, axis=axis, from_kspace=from_kspace, on_error=on_error))
 
@@ -249,6 +289,34 @@ def _stem_patient(path: Path) -> str:
     return match.group(1) if match else stem
 
 
+def _check_axis(axis: Any) -> int | None:
+    """``axis`` as an int in [-3, 2] or None; a float or bool is refused, not truncated."""
+    if axis is None:
+        return None
+    allowed = "None or an int: 0, 1 or 2 (or -3, -2, -1 counting from the last)"
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be {allowed}; got {axis!r} ({type(axis).__name__})")
+    if not -3 <= int(axis) <= 2:
+        raise ValueError(f"axis must be {allowed}; got {int(axis)}")
+    return int(axis)
+
+
+def _check_voxels(shape: tuple[int, ...], path: Path, what: str = "the volume") -> None:
+    """Refuse an array with an axis of length 0: it holds no image to read."""
+    if 0 in shape:
+        raise VolumeReadError(path, f"{what} has no voxels: shape {tuple(shape)}")
+
+
+def _magnitude_warning(path: Path, what: str, dtype: Any) -> str:
+    """Warn that complex data is read as its magnitude; return the note for the metadata."""
+    warnings.warn(
+        f"{path}: {what} is complex-valued ({dtype}); read as its magnitude, the phase is "
+        "discarded",
+        stacklevel=4,
+    )
+    return f"magnitude of {dtype} data; the phase is discarded"
+
+
 def _check_finite(data: np.ndarray, path: Path) -> None:
     finite = np.isfinite(data)
     if not finite.all():
@@ -285,6 +353,31 @@ def _fastmri_spacing(handle: Any) -> tuple[float, float, float] | None:
     return fz, fx / nx, fy / ny
 
 
+def _h5_array(handle: Any, key: str, path: Path) -> Any:
+    """The dataset ``key`` of an open file, checked to be a numeric array (not read yet).
+
+    A group, a string or a compound dataset under a fastMRI name is a malformed file: say
+    what it is instead of failing later with an AttributeError or a conversion error.
+    """
+    h5py = _import("h5py")
+    item = handle[key]
+    if not isinstance(item, h5py.Dataset):
+        members = ", ".join(sorted(item.keys())) if isinstance(item, h5py.Group) else ""
+        raise VolumeReadError(
+            path,
+            f"'{key}' is an HDF5 {type(item).__name__.lower()} ({members or 'empty'}), "
+            "not an array dataset",
+        )
+    dtype = item.dtype
+    if h5py.check_string_dtype(dtype) is not None or dtype.kind in "SUO":
+        raise VolumeReadError(
+            path, f"'{key}' is a string dataset of shape {item.shape}, not an array of numbers"
+        )
+    if dtype.kind not in "biufc" or dtype.fields is not None:
+        raise VolumeReadError(path, f"'{key}' has dtype {dtype}, not a numeric array")
+    return item
+
+
 def _read_fastmri(path: Path, *, from_kspace: bool) -> Volume:
     h5py = _import("h5py")
     try:
@@ -309,23 +402,32 @@ def _read_fastmri(path: Path, *, from_kspace: bool) -> Volume:
             else:
                 if "reconstruction_rss" not in handle:
                     hint = " (it has kspace: use from_kspace=True)" if "kspace" in handle else ""
+                    listing = ", ".join(datasets) or "none"
                     raise VolumeReadError(
-                        path,
-                        f"no 'reconstruction_rss' dataset{hint}; datasets: {', '.join(datasets)}",
+                        path, f"no 'reconstruction_rss' dataset{hint}; datasets: {listing}"
                     )
-                stored = handle["reconstruction_rss"]
+                stored = _h5_array(handle, "reconstruction_rss", path)
                 if stored.ndim != 3:
                     raise VolumeReadError(
                         path, f"'reconstruction_rss' must be 3-D (slices, H, W); got {stored.shape}"
                     )
-                data = np.asarray(stored[()], dtype=np.float32)
+                _check_voxels(stored.shape, path, "'reconstruction_rss'")
+                values = stored[()]
+                if np.iscomplexobj(values):
+                    # An RSS image is real; a complex one is read like a complex NIfTI.
+                    metadata["complex"] = _magnitude_warning(
+                        path, "'reconstruction_rss'", stored.dtype
+                    )
+                    values = np.abs(values)
+                data = np.asarray(values, dtype=np.float32)
                 metadata["reconstruction"] = "reconstruction_rss"
         except (OSError, KeyError, zlib.error) as error:
             raise VolumeReadError(path, f"truncated or corrupt data: {error}") from error
         spacing = _fastmri_spacing(handle)
-    _check_finite(data, path)
     if data.shape[0] == 0:
-        raise VolumeReadError(path, "the volume has no slices")
+        raise VolumeReadError(path, f"the volume has no slices: shape {data.shape}")
+    _check_voxels(data.shape, path)
+    _check_finite(data, path)
     affine = None
     if spacing is not None:
         # fastMRI files store the pixel spacing but no patient position: origin 0.
@@ -338,8 +440,11 @@ def _read_fastmri(path: Path, *, from_kspace: bool) -> Volume:
 
 def _rss_from_kspace(handle: Any, path: Path) -> np.ndarray:
     if "kspace" not in handle:
-        raise VolumeReadError(path, f"no 'kspace' dataset; datasets: {', '.join(sorted(handle))}")
-    kspace = handle["kspace"]
+        raise VolumeReadError(
+            path, f"no 'kspace' dataset; datasets: {', '.join(sorted(handle)) or 'none'}"
+        )
+    h5py = _import("h5py")
+    kspace = _h5_array(handle, "kspace", path)
     if kspace.ndim == 3:  # single-coil files: (slices, H, W)
         coil_axis = False
     elif kspace.ndim == 4:  # multi-coil: (slices, coils, H, W)
@@ -350,12 +455,24 @@ def _rss_from_kspace(handle: Any, path: Path) -> np.ndarray:
         )
     if not np.issubdtype(kspace.dtype, np.complexfloating):
         raise VolumeReadError(path, f"'kspace' must be complex; got dtype {kspace.dtype}")
+    if kspace.shape[0] == 0:
+        raise VolumeReadError(path, f"'kspace' has no slices: shape {kspace.shape}")
+    _check_voxels(kspace.shape, path, "'kspace'")
     height, width = kspace.shape[-2:]
-    if "reconstruction_rss" in handle and handle["reconstruction_rss"].ndim == 3:
-        target = tuple(handle["reconstruction_rss"].shape[-2:])
+    stored = handle.get("reconstruction_rss", None)
+    # Only a usable stored reconstruction sets the crop; a malformed one is ignored here
+    # because the image comes from kspace.
+    if isinstance(stored, h5py.Dataset) and stored.ndim == 3 and 0 not in stored.shape:
+        target = tuple(stored.shape[-2:])
     else:
         side = min(height // 2, width)
         target = (side, side)
+        if stored is not None:
+            warnings.warn(
+                f"{path}: 'reconstruction_rss' is not a 3-D array, so it cannot give the crop "
+                f"size; the reconstruction is cropped to {side} x {side}",
+                stacklevel=4,
+            )
     slices = []
     for index in range(kspace.shape[0]):
         # One slice at a time: a full multi-coil file is about half a gigabyte.
@@ -385,6 +502,11 @@ def _centre_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _read_nifti(path: Path, *, axis: int | None) -> Volume:
+    """One NIfTI volume; a 2-D image is one slice, trailing axes of length 1 are dropped.
+
+    Complex voxels are read as their magnitude with a warning (and ``metadata["complex"]``);
+    RGB or other structured voxels, an axis of length 0, or several volumes (4-D) are errors.
+    """
     nibabel = _import("nibabel")
     try:
         image = nibabel.load(path)
@@ -392,27 +514,49 @@ def _read_nifti(path: Path, *, axis: int | None) -> Volume:
         raise
     except Exception as error:  # nibabel raises several types for a bad header
         raise VolumeReadError(path, f"not a readable NIfTI file: {error}") from error
-    shape = tuple(image.shape)
+    original = tuple(int(n) for n in image.shape)
+    if len(original) < 2:
+        raise VolumeReadError(
+            path, f"the image has shape {original}; expected a 2-D slice or one 3-D volume"
+        )
+    _check_voxels(original, path, "the image")
+    shape = original
     while len(shape) > 3 and shape[-1] == 1:
         shape = shape[:-1]
     if len(shape) == 2:
         shape = shape + (1,)
-    if len(shape) != 3:
+    if len(shape) == 4:
         raise VolumeReadError(
-            path, f"the image has shape {tuple(image.shape)}; expected one 3-D volume"
+            path,
+            f"the image has shape {original}: {shape[3]} volumes along the 4th axis (a time "
+            "series or several echoes?); expected one 3-D volume: extract one first "
+            "(nibabel.funcs.four_to_three)",
         )
+    if len(shape) != 3:
+        raise VolumeReadError(path, f"the image has shape {original}; expected one 3-D volume")
+    dtype = image.get_data_dtype()
+    if dtype.fields is not None or not (
+        np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)
+    ):
+        raise VolumeReadError(
+            path, f"voxel type {dtype} (RGB or structured?) is not a grey-level image"
+        )
+    metadata: dict[str, Any] = {"format": "NIfTI"}
     try:
-        data = np.asarray(image.get_fdata(dtype=np.float32)).reshape(shape)
+        if np.issubdtype(dtype, np.complexfloating):
+            # get_fdata would keep the real part only (a ComplexWarning at most): take the
+            # magnitude, the MR image, and say so.
+            metadata["complex"] = _magnitude_warning(path, "the image", dtype)
+            data = np.abs(np.asanyarray(image.dataobj)).astype(np.float32).reshape(shape)
+        else:
+            data = np.asarray(image.get_fdata(dtype=np.float32)).reshape(shape)
     except (OSError, EOFError, ValueError, zlib.error) as error:
         raise VolumeReadError(path, f"truncated or corrupt image data: {error}") from error
     _check_finite(data, path)
-    slice_axis = 2 if axis is None else int(axis)
-    if not -3 <= slice_axis <= 2:
-        raise ValueError(f"axis must be 0, 1 or 2 (or negative); got {axis!r}")
+    slice_axis = 2 if axis is None else axis
     data, affine = reslice(data, image.affine, slice_axis)
     zooms = [float(z) for z in image.header.get_zooms()[:3]]
-    metadata = {
-        "format": "NIfTI",
+    metadata |= {
         "shape": list(shape),
         "voxel_size_mm": zooms,
         "slice_axis": slice_axis % 3,
@@ -438,30 +582,80 @@ def _dicom_candidates(folder: Path) -> list[Path]:
     )
 
 
+def _folder_hint(folder: Path) -> str:
+    """A hint for a folder read as one DICOM series that looks like a folder of volumes."""
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    volumes = [
+        p for p in entries if p.is_dir() or p.name.lower().endswith(HDF5_SUFFIXES + NIFTI_SUFFIXES)
+    ]
+    if volumes:
+        return f" (it holds {len(volumes)} volume file(s) or folder(s): use read_volumes)"
+    return ""
+
+
+def _sop_class_name(header: Any) -> str:
+    """The SOP class of a DICOM header as a name ("MR Image Storage"), or "" when absent."""
+    meta = getattr(header, "file_meta", None)
+    uid = (meta.get("MediaStorageSOPClassUID", None) if meta is not None else None) or header.get(
+        "SOPClassUID", None
+    )
+    if not uid:
+        return ""
+    return str(getattr(uid, "name", "") or uid)
+
+
 def _read_dicom_folder(folder: Path) -> Volume:
+    """The one DICOM series of a folder, read as a whole or not at all.
+
+    A file named ``.dcm`` / ``.ima`` that is not a readable DICOM file, an empty file, or a
+    DICOM image whose header is cut short (an image SOP class but no ``Rows``) is an error
+    naming that file: skipping it would lose a slice. Other files that are not DICOM images
+    (notes, structured reports, a DICOMDIR) are skipped with a warning.
+    """
     pydicom = _import("pydicom")
     from pydicom.errors import InvalidDicomError
 
     files = _dicom_candidates(folder)
     if not files:
-        raise VolumeReadError(folder, "the folder holds no files (expected one DICOM series)")
+        raise VolumeReadError(
+            folder, f"the folder holds no files (expected one DICOM series){_folder_hint(folder)}"
+        )
     series: dict[str, list[tuple[Path, Any]]] = {}
     not_dicom: list[Path] = []
     for file in files:
+        named_dicom = file.name.lower().endswith(DICOM_SUFFIXES)
+        if named_dicom and file.stat().st_size == 0:
+            raise VolumeReadError(file, "empty DICOM file (0 bytes) in the series folder")
         try:
             header = pydicom.dcmread(file, stop_before_pixels=True)
-        except InvalidDicomError:
+        except InvalidDicomError as error:
+            if named_dicom:
+                raise VolumeReadError(
+                    file, f"not a readable DICOM file (truncated, or no DICOM header): {error}"
+                ) from error
             not_dicom.append(file)
             continue
         except Exception as error:  # noqa: BLE001 - pydicom raises many types for bad files
             raise VolumeReadError(file, f"malformed DICOM header: {error}") from error
-        if "Rows" not in header:  # a DICOMDIR, a report, a presentation state...
+        if "Rows" not in header:
+            # pydicom reads a cut-short file without complaint, so a missing Rows is either a
+            # non-image object (a DICOMDIR, a report, a presentation state) or a truncated
+            # image: the SOP class in the file meta (written first) tells them apart.
+            sop_class = _sop_class_name(header)
+            if not sop_class or "Image Storage" in sop_class:
+                raise VolumeReadError(
+                    file,
+                    f"truncated DICOM file: the header ends before the image attributes "
+                    f"(no Rows; SOP class {sop_class or 'missing'})",
+                )
             not_dicom.append(file)
             continue
         uid = str(header.get("SeriesInstanceUID", "unknown series"))
         series.setdefault(uid, []).append((file, header))
     if not series:
-        raise VolumeReadError(folder, f"none of the {len(files)} file(s) is a DICOM image")
+        raise VolumeReadError(
+            folder, f"none of the {len(files)} file(s) is a DICOM image{_folder_hint(folder)}"
+        )
     if not_dicom:
         shown = ", ".join(p.name for p in not_dicom[:5]) + (" ..." if len(not_dicom) > 5 else "")
         warnings.warn(
@@ -479,11 +673,14 @@ def _read_dicom_folder(folder: Path) -> Volume:
             f"the folder holds {len(series)} DICOM series; put each in its own folder: {listing}",
         )
     (members,) = series.values()
-    return _read_dicom_files([file for file, _ in members], name=folder)
+    return _read_dicom_files([file for file, _ in members], name=folder, skipped=not_dicom)
 
 
-def _read_dicom_files(files: list[Path], *, name: Path) -> Volume:
-    """One series from its files: sorted along the slice normal, rescaled, with its affine."""
+def _read_dicom_files(files: list[Path], *, name: Path, skipped: Iterable[Path] = ()) -> Volume:
+    """One series from its files: sorted along the slice normal, rescaled, with its affine.
+
+    ``skipped`` (files of the folder not read as images) is named in a gap error, as a clue.
+    """
     pydicom = _import("pydicom")
     slices = []
     for file in files:
@@ -513,19 +710,26 @@ def _read_dicom_files(files: list[Path], *, name: Path) -> Volume:
         "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds and "PixelSpacing" in ds
         for _, ds, _ in slices
     )
+    skipped = list(skipped)
+    clue = (
+        f"; skipped as not DICOM images: {', '.join(p.name for p in skipped[:5])}"
+        + (" ..." if len(skipped) > 5 else "")
+        if skipped
+        else ""
+    )
     if has_geometry:
-        slices, affine = _sort_by_position(slices, name)
+        slices, affine = _sort_by_position(slices, name, clue=clue)
     else:
         if len(slices) > 1 and not all("InstanceNumber" in ds for _, ds, _ in slices):
             raise VolumeReadError(
                 name, "slices have neither ImagePositionPatient nor InstanceNumber to sort them"
             )
         if len(slices) > 1:
+            slices = _sort_by_instance(slices, name, clue=clue)
             warnings.warn(
                 f"{name}: no slice geometry; slices sorted by InstanceNumber, affine unknown",
                 stacklevel=3,
             )
-        slices = sorted(slices, key=lambda item: int(item[1].get("InstanceNumber", 0)))
         affine = None
     first = slices[0][1]
     patient_id = str(first.get("PatientID", "") or "").strip() or (
@@ -545,13 +749,76 @@ def _read_dicom_files(files: list[Path], *, name: Path) -> Volume:
     )
 
 
-def _sort_by_position(slices: list, name: Path) -> tuple[list, np.ndarray]:
-    orientations = np.array([[float(v) for v in ds.ImageOrientationPatient] for _, ds, _ in slices])
-    if orientations.shape[1] != 6 or not np.allclose(orientations, orientations[0], atol=1e-4):
+def _instance_number(file: Path, dataset: Any) -> int:
+    try:
+        return int(dataset.InstanceNumber)
+    except (TypeError, ValueError) as error:
+        raise VolumeReadError(
+            file, f"InstanceNumber {dataset.get('InstanceNumber', None)!r} is not an integer"
+        ) from error
+
+
+def _sort_by_instance(slices: list, name: Path, *, clue: str = "") -> list:
+    """Slices without geometry in InstanceNumber order; a repeated or missing number is an
+    error, since the stack would then have a slice twice or one too few."""
+    numbers = [_instance_number(file, ds) for file, ds, _ in slices]
+    order = np.argsort(numbers, kind="stable")
+    slices = [slices[i] for i in order]
+    numbers = [numbers[i] for i in order]
+    for k in range(len(numbers) - 1):
+        (file_a, _, _), (file_b, _, _) = slices[k], slices[k + 1]
+        if numbers[k + 1] == numbers[k]:
+            raise VolumeReadError(
+                name,
+                f"two slices with InstanceNumber {numbers[k]} ({file_a.name}, {file_b.name}) "
+                "and no slice geometry to order them",
+            )
+        if numbers[k + 1] > numbers[k] + 1:
+            missing = numbers[k + 1] - numbers[k] - 1
+            raise VolumeReadError(
+                name,
+                f"gap in the instance numbers: {numbers[k]} ({file_a.name}) is followed by "
+                f"{numbers[k + 1]} ({file_b.name}); {missing} slice(s) missing{clue}",
+            )
+    return slices
+
+
+def _geometry_values(file: Path, dataset: Any, keyword: str, count: int) -> list[float]:
+    """A multi-valued geometry attribute as floats, or an error naming the file."""
+    value = dataset.get(keyword, None)
+    try:
+        values = [float(v) for v in value]
+    except (TypeError, ValueError) as error:
+        raise VolumeReadError(file, f"{keyword} {value!r} is not {count} numbers") from error
+    if len(values) != count:
+        raise VolumeReadError(file, f"{keyword} has {len(values)} value(s); expected {count}")
+    return values
+
+
+def _sort_by_position(slices: list, name: Path, *, clue: str = "") -> tuple[list, np.ndarray]:
+    """Slices in order along the normal and the affine; a gap in the positions is an error.
+
+    The affine has one slice step, so a missing slice (a step about twice the others) would
+    put every slice after it at the wrong place; small jitter is only warned about.
+    """
+    orientations = np.array(
+        [_geometry_values(f, ds, "ImageOrientationPatient", 6) for f, ds, _ in slices]
+    )
+    if not np.allclose(orientations, orientations[0], atol=1e-4):
         raise VolumeReadError(name, "the slices do not share one ImageOrientationPatient")
     along_row, along_column = orientations[0, :3], orientations[0, 3:]
     normal = np.cross(along_row, along_column)
-    positions = np.array([[float(v) for v in ds.ImagePositionPatient] for _, ds, _ in slices])
+    if not np.isclose(np.linalg.norm(normal), 1.0, atol=1e-2):
+        raise VolumeReadError(
+            name,
+            f"ImageOrientationPatient {orientations[0].tolist()} is not two orthogonal unit "
+            "vectors",
+        )
+    positions = np.array(
+        [_geometry_values(f, ds, "ImagePositionPatient", 3) for f, ds, _ in slices]
+    )
+    for file, ds, _ in slices:
+        _geometry_values(file, ds, "PixelSpacing", 2)
     distance = positions @ normal
     order = np.argsort(distance, kind="stable")
     slices = [slices[i] for i in order]
@@ -563,6 +830,23 @@ def _sort_by_position(slices: list, name: Path) -> tuple[list, np.ndarray]:
             name,
             f"two slices at the same position ({slices[i][0].name}, {slices[i + 1][0].name}): "
             "a multi-echo or repeated series? put each repetition in its own folder",
+        )
+    if len(steps) > 1 and steps.max() > 1.5 * steps.min():
+        i = int(np.argmax(steps))
+
+        def where(k: int) -> str:
+            file, dataset = slices[k][0], slices[k][1]
+            number = dataset.get("InstanceNumber", None)
+            instance = f", instance {number}" if number is not None else ""
+            return f"{distance[k]:.4g} mm ({file.name}{instance})"
+
+        missing = max(1, round(steps[i] / steps.min()) - 1)
+        raise VolumeReadError(
+            name,
+            f"gap in the slice positions: {where(i)} is followed by {where(i + 1)}, "
+            f"{steps[i]:.3g} mm apart where the other slices are {steps.min():.3g} mm apart: "
+            f"about {missing} slice(s) missing (or irregular spacing), so one affine cannot "
+            f"place the slices{clue}",
         )
     if len(steps) > 1 and np.ptp(steps) > 0.01 * np.mean(steps) + 1e-3:
         warnings.warn(
