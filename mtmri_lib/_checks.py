@@ -11,25 +11,54 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_image", "check_number", "check_int", "check_choice", "check_pair", "to_rng"]
+__all__ = [
+    "check_image",
+    "check_number",
+    "check_int",
+    "check_choice",
+    "check_pair",
+    "check_axis",
+    "to_rng",
+]
 
 
-def to_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """Normalise ``rng`` (a Generator, an int seed or None) to a Generator."""
+def to_rng(rng: np.random.Generator | int | None, name: str = "rng") -> np.random.Generator:
+    """Normalise ``rng`` (a Generator, a non-negative int seed or None) to a Generator.
+
+    Raises
+    ------
+    TypeError
+        For any other type (bools, floats, legacy ``RandomState`` objects included).
+    ValueError
+        For a negative seed, which numpy refuses without naming the parameter.
+    """
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}"
-    )
+    allowed = "a numpy.random.Generator, a non-negative int seed or None"
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)):
+        # Scalars are shown; other objects (SeedSequence, RandomState) by their type alone.
+        simple = isinstance(rng, (bool, float, complex, str, bytes, np.generic))
+        shown = f"{rng!r} ({type(rng).__name__})" if simple else f"a {type(rng).__name__}"
+        raise TypeError(f"{name} must be {allowed}; got {shown}")
+    if rng < 0:
+        raise ValueError(f"{name} must be {allowed}; got {int(rng)}")
+    return np.random.default_rng(int(rng))
 
 
 def check_image(image: Any, name: str = "image") -> np.ndarray:
     """Return ``image`` as a 2-D, non-empty, finite float or complex array, or raise."""
     if isinstance(image, (str, bytes)) or image is None:
         raise TypeError(f"{name} must be a 2-D numeric array; got {type(image).__name__}")
-    array = np.asarray(image)
+    try:
+        array = np.asarray(image)
+    except (ValueError, TypeError) as error:
+        # Ragged nested lists: numpy's message does not say which argument was ragged.
+        raise ValueError(
+            f"{name} must be a 2-D numeric array; got {type(image).__name__} "
+            f"that numpy cannot read as one ({error})"
+        ) from None
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.number) and not np.issubdtype(array.dtype, np.timedelta64)
     ):
@@ -106,3 +135,20 @@ def check_pair(name: str, value: Any) -> tuple[float, float]:
     if low > high:
         raise ValueError(f"{name} must have min <= max; got {value!r}")
     return low, high
+
+
+def check_axis(name: str, value: Any, ndim: int = 2) -> int:
+    """Return ``value`` as an int array axis in [0, ndim - 1], or raise.
+
+    Python and numpy integers are accepted. Bools and floats are refused, even ``True`` or
+    ``1.0``: an axis is an index, and a float axis is more likely a mix-up of arguments.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{name} must be an integer array axis in [0, {ndim - 1}]; "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    value = int(value)
+    if not 0 <= value < ndim:
+        raise ValueError(f"{name} must lie in [0, {ndim - 1}]; got {value}")
+    return value

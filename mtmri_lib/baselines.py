@@ -133,6 +133,7 @@ def _check_fidelity(fidelity: str) -> str:
 
 
 def _znorm(image: np.ndarray) -> np.ndarray:
+    """`mtmri_lib.artefacts._base.znorm` in float64 (an image without structure: zeros)."""
     from .artefacts._base import znorm
 
     return znorm(np.asarray(image, dtype=np.float64))

@@ -111,6 +111,7 @@ def plot_gallery(clean: np.ndarray, entries: list[GalleryEntry], row: str):
     k_max = max(float(k.max()) for k in log_k)
     diff_max = max(float(np.abs(e.image - clean).max()) for e in selected) or 1.0
     fig, axes = plt.subplots(3, len(columns), figsize=(2.6 * len(columns), 8.0), squeeze=False)
+    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
     for col, ((label, img), k) in enumerate(zip(columns, log_k, strict=True)):
         axes[0, col].imshow(img, cmap="gray", vmin=0, vmax=max(1.0, float(clean.max())))
         axes[0, col].set_title(label, fontsize=9)

@@ -7,7 +7,8 @@ and the corrected image each to [0, 1] (min-max) and then z-normalised each (mea
 population standard deviation 1). Z-normalisation removes any map ``a * x + b`` with
 ``a > 0``, so the min-max step changes nothing but rounding: here each image is simply
 z-normalised, in float64, by `mtmri_lib.artefacts._base.znorm` (``normalise=True``, the
-default; a constant image is only centred). ``normalise=False`` scores the images as given.
+default; an image without structure, a constant one for example, gives zeros).
+``normalise=False`` scores the images as given.
 
 The metrics
 -----------
@@ -76,6 +77,7 @@ PARALLEL_MIN_PIXELS = 1_000_000
 
 
 def _znorm(image: np.ndarray) -> np.ndarray:
+    """`mtmri_lib.artefacts._base.znorm` in float64 (an image without structure: zeros)."""
     from .artefacts._base import znorm
 
     return znorm(np.asarray(image, dtype=np.float64))
@@ -132,6 +134,10 @@ def mse(
     return float(np.mean((reference - image) ** 2))
 
 
+#: The side of scikit-image's default SSIM window, the smallest image side SSIM accepts.
+SSIM_WINDOW = 7
+
+
 def ssim(
     reference: np.ndarray,
     image: np.ndarray,
@@ -164,6 +170,11 @@ def ssim(
 
     fidelity = _check_fidelity(fidelity)
     reference, image = normalise_pair(reference, image, normalise=normalise)
+    if min(reference.shape) < SSIM_WINDOW:
+        raise ValueError(
+            f"ssim needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} pixels (its window); "
+            f"got shape {reference.shape}"
+        )
     if data_range is None:
         if fidelity == "code":
             data_range = CODE_SSIM_DATA_RANGE

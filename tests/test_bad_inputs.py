@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mtmri_lib.artefacts import corrupt, corrupt_sequence, make_mask
 from mtmri_lib.data import VolumeReadError, read_volume, read_volumes
 
 
@@ -83,7 +84,264 @@ def _good_nifti(path: Path, shape: tuple[int, ...] = (8, 9, 5)) -> Path:
 
 IMAGE = np.random.default_rng(0).random((32, 32))
 
-CASES_ARTEFACTS: list[Case] = []
+
+# --------------------------------------------------------------------------- artefacts
+
+#: The identity settings of every kind (the documented ones).
+IDENTITY = {
+    "bias": {"field_range": (1, 1)},
+    "subsampling": {"acceleration": 1},
+    "motion": {"corrupted_fraction": 0},
+    "noise": {"snr_db": float("inf")},
+}
+
+
+def _huge() -> np.ndarray:
+    """IMAGE scaled so that its largest value is float64's largest."""
+    return IMAGE / IMAGE.max() * np.finfo(np.float64).max
+
+
+def _mask(**kwargs: Any) -> np.ndarray:
+    full = {"shape": (32, 32), "acceleration": 2, "mask": "random", "pe_axis": 0, "rng": 0}
+    full.update(kwargs)
+    shape = full.pop("shape")
+    return make_mask(shape, **full)
+
+
+def _zeros(result: Any, tmp: Any) -> None:
+    image = result.image if hasattr(result, "image") else result
+    assert image.shape == (32, 32)
+    assert np.all(image == 0), "a constant image z-normalises to zeros"
+
+
+def _pe_axis_one(result: Any, tmp: Any) -> None:
+    assert result.params["pe_axis"] == 1 and type(result.params["pe_axis"]) is int
+    assert result.image.tobytes() == corrupt(IMAGE, "subsampling", 0, pe_axis=1).image.tobytes()
+
+
+def _scale_invariant(result: Any, tmp: Any) -> None:
+    expected = corrupt(IMAGE, "motion", 3).image
+    assert np.all(np.isfinite(result.image))
+    assert np.max(np.abs(result.image - expected)) < 1e-12
+
+
+def _near_identity(result: Any, tmp: Any) -> None:
+    assert np.max(np.abs(result.image - IMAGE)) < 1e-13
+
+
+def _real_part(result: Any, tmp: Any) -> None:
+    assert result.image.dtype == np.float64
+    np.testing.assert_array_equal(result.image, IMAGE)
+
+
+def _field_range_list(result: Any, tmp: Any) -> None:
+    assert result.params["field_range"] == [0.9, 1.1]
+
+
+CASES_ARTEFACTS = [
+    # --- noise: snr_db -------------------------------------------------------------------------
+    Case(
+        "noise-snr-huge",
+        lambda tmp: corrupt(IMAGE, "noise", 0, snr_db=1e6),
+        ValueError,
+        ("snr_db", "[-100, 300]", "1e+06"),
+    ),
+    Case(
+        "noise-snr-very-negative",
+        lambda tmp: corrupt(IMAGE, "noise", 0, snr_db=-1e6),
+        ValueError,
+        ("snr_db", "[-100, 300]", "-1e+06"),
+    ),
+    Case(
+        "noise-snr-300-near-identity",
+        lambda tmp: corrupt(IMAGE, "noise", 0, zscore=False, output="complex", snr_db=300),
+        None,
+        check=_near_identity,
+    ),
+    # --- pe_axis -------------------------------------------------------------------------------
+    Case(
+        "subsampling-pe-axis-float",
+        lambda tmp: corrupt(IMAGE, "subsampling", 0, pe_axis=1.0),
+        TypeError,
+        ("pe_axis", "1.0"),
+    ),
+    Case(
+        "subsampling-pe-axis-bool",
+        lambda tmp: corrupt(IMAGE, "subsampling", 0, pe_axis=True),
+        TypeError,
+        ("pe_axis", "True"),
+    ),
+    Case(
+        "motion-pe-axis-float",
+        lambda tmp: corrupt(IMAGE, "motion", 0, pe_axis=1.0),
+        TypeError,
+        ("pe_axis", "1.0"),
+    ),
+    Case(
+        "motion-pe-axis-out-of-range",
+        lambda tmp: corrupt(IMAGE, "motion", 0, pe_axis=2),
+        ValueError,
+        ("pe_axis", "[0, 1]", "2"),
+    ),
+    Case(
+        "make-mask-pe-axis-float",
+        lambda tmp: _mask(pe_axis=0.0),
+        TypeError,
+        ("pe_axis", "0.0"),
+    ),
+    Case(
+        "pe-axis-numpy-int-accepted",
+        lambda tmp: corrupt(IMAGE, "subsampling", 0, pe_axis=np.int64(1)),
+        None,
+        check=_pe_axis_one,
+    ),
+    # --- rng -----------------------------------------------------------------------------------
+    Case(
+        "rng-negative-seed",
+        lambda tmp: corrupt(IMAGE, "noise", -1),
+        ValueError,
+        ("rng", "non-negative", "got -1"),
+    ),
+    Case(
+        "rng-float",
+        lambda tmp: corrupt(IMAGE, "bias", 1.5),
+        TypeError,
+        ("rng", "1.5"),
+    ),
+    Case(
+        "rng-legacy-randomstate",
+        lambda tmp: corrupt(IMAGE, "noise", np.random.RandomState(0)),  # noqa: NPY002
+        TypeError,
+        ("rng", "RandomState"),
+    ),
+    Case(
+        "make-mask-rng-negative",
+        lambda tmp: _mask(rng=-3),
+        ValueError,
+        ("rng", "got -3"),
+    ),
+    # --- make_mask shape -----------------------------------------------------------------------
+    Case(
+        "make-mask-shape-int",
+        lambda tmp: _mask(shape=32),
+        TypeError,
+        ("shape", "(H, W)", "32"),
+    ),
+    Case(
+        "make-mask-shape-three-values",
+        lambda tmp: _mask(shape=(32, 32, 1)),
+        ValueError,
+        ("shape", "3 values"),
+    ),
+    Case(
+        "make-mask-shape-too-small",
+        lambda tmp: _mask(shape=(32, 1)),
+        ValueError,
+        ("shape[1]", ">= 2", "1"),
+    ),
+    # --- z-normalisation of constant images ----------------------------------------------------
+    *[
+        Case(
+            f"constant-image-identity-{kind}-zeros",
+            lambda tmp, kind=kind: corrupt(np.full((32, 32), 0.3), kind, 0, **IDENTITY[kind]),
+            None,
+            check=_zeros,
+        )
+        for kind in IDENTITY
+    ],
+    Case(
+        "constant-plus-residue-zeros",
+        lambda tmp: corrupt(
+            0.3 + 1e-17 * np.random.default_rng(1).standard_normal((32, 32)),
+            "noise",
+            0,
+            snr_db=float("inf"),
+        ),
+        None,
+        check=_zeros,
+    ),
+    # --- scale ---------------------------------------------------------------------------------
+    Case(
+        "scale-1e300-motion-works",
+        lambda tmp: corrupt(IMAGE * 1e300, "motion", 3),
+        None,
+        check=_scale_invariant,
+    ),
+    Case(
+        "scale-max-float-bias-refused",
+        lambda tmp: corrupt(_huge(), "bias", 0, field_range=(1.5, 2.0)),
+        ValueError,
+        ("'bias'", "largest magnitude", "too large"),
+    ),
+    Case(
+        "scale-max-float-noise-refused",
+        lambda tmp: corrupt(_huge(), "noise", 0),
+        ValueError,
+        ("'noise'", "largest magnitude", "too large"),
+    ),
+    Case(
+        "sequence-scale-max-float-refused",
+        lambda tmp: corrupt_sequence(_huge(), ["subsampling", "noise"], 0),
+        ValueError,
+        ("'subsampling'", "largest magnitude", "too large"),
+    ),
+    Case(
+        "motion-pinned-delta-overflows",
+        lambda tmp: corrupt(IMAGE, "motion", 0, motion="periodic", delta=1e308),
+        ValueError,
+        ("'motion'", "pinned value", "delta=1e+308"),
+    ),
+    # --- kind, keywords, pairs, images ---------------------------------------------------------
+    Case(
+        "unknown-kind",
+        lambda tmp: corrupt(IMAGE, "blur", 0),
+        ValueError,
+        ("kind", "'blur'"),
+    ),
+    Case(
+        "unknown-keyword",
+        lambda tmp: corrupt(IMAGE, "noise", 0, snr=5),
+        TypeError,
+        ("unknown keyword", "snr", "'noise'"),
+    ),
+    Case(
+        "bias-field-range-triple",
+        lambda tmp: corrupt(IMAGE, "bias", 0, field_range=[0.9, 1.0, 1.1]),
+        ValueError,
+        ("field_range", "3 values"),
+    ),
+    Case(
+        "bias-field-range-list-accepted",
+        lambda tmp: corrupt(IMAGE, "bias", 0, field_range=[0.9, 1.1]),
+        None,
+        check=_field_range_list,
+    ),
+    Case(
+        "bias-n-modes-too-many",
+        lambda tmp: corrupt(IMAGE, "bias", 0, n_modes=10**9),
+        ValueError,
+        ("n_modes", "100000", "1000000000"),
+    ),
+    Case(
+        "image-ragged-list",
+        lambda tmp: corrupt([[1.0, 2.0], [3.0]], "bias", 0),
+        ValueError,
+        ("image", "2-D numeric array", "list"),
+    ),
+    Case(
+        "complex-input-real-output-keeps-real-part",
+        lambda tmp: corrupt(IMAGE + 0.5j, "noise", 0, zscore=False, snr_db=float("inf")),
+        None,
+        check=_real_part,
+    ),
+    # --- corrupt_sequence options --------------------------------------------------------------
+    Case(
+        "sequence-bad-output",
+        lambda tmp: corrupt_sequence(IMAGE, ["noise", "bias"], 0, output="phase"),
+        ValueError,
+        ("output", "'phase'"),
+    ),
+]
 
 
 # --------------------------------------------------------------------------- readers

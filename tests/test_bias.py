@@ -131,3 +131,32 @@ def test_identity_and_constant_range():
 def test_bad_parameters_raise(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         corrupt(np.ones((16, 16)), "bias", 0, **kwargs)
+
+
+def test_n_modes_has_an_upper_limit():
+    """Memory grows with n_modes: a huge count is refused, not left to exhaust memory."""
+    with pytest.raises(ValueError, match=r"n_modes must lie in \[1, 100000\]; got 100001"):
+        corrupt(np.ones((16, 16)), "bias", 0, n_modes=bias.MAX_MODES + 1)
+    assert corrupt(np.ones((16, 16)), "bias", 0, n_modes=bias.MAX_MODES).params["n_modes"] == (
+        bias.MAX_MODES
+    )
+
+
+@pytest.mark.parametrize(
+    "field_range, error, match",
+    [
+        ([0.9, 1.1], None, None),
+        (np.array([0.9, 1.1]), None, None),
+        ((0.9, float("inf")), ValueError, r"field_range\[1\] must be finite"),
+        ((True, 1.1), TypeError, r"field_range\[0\] must be a real number"),
+        ("0.9,1.1", TypeError, "field_range must be a .min, max. pair"),
+    ],
+)
+def test_field_range_forms(field_range, error, match):
+    image = np.random.default_rng(0).uniform(size=(16, 16))
+    if error is None:
+        result = corrupt(image, "bias", 0, field_range=field_range)
+        assert result.params["field_range"] == [0.9, 1.1]
+    else:
+        with pytest.raises(error, match=match):
+            corrupt(image, "bias", 0, field_range=field_range)

@@ -144,3 +144,47 @@ def test_a_half_written_stamps_file_is_reported_and_every_notebook_runs_again(tm
     with pytest.warns(UserWarning, match=r"stamps-smoke\.json: the stamps file is corrupt"):
         runs = book.execute_notebooks("smoke", build_dir=tmp_path, only=["none"])
     assert runs == []
+
+
+def _draws(source: str) -> bool:
+    """Whether a cell draws: it calls a ``plot_*`` / ``draw_*`` helper, or ends in ``fig``."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics
+        return False
+    calls = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    names = [getattr(f, "id", getattr(f, "attr", "")) for f in calls]
+    ends_in_fig = bool(tree.body) and ast.unparse(tree.body[-1]) == "fig"
+    return ends_in_fig or any(n.startswith(("plot_", "draw_")) for n in names)
+
+
+def test_every_cell_that_draws_shows_its_figure(smoke_book):
+    """A figure helper's figure reaches the page: a cell that ends in ``fig = plot_...(...)``
+    used to show nothing, since the helpers close their figures in pyplot."""
+    import nbformat
+
+    build_dir, _, _ = smoke_book
+    empty = []
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(build_dir / "book_src" / f"{name}.ipynb", as_version=4)
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code" or not _draws(cell.source):
+                continue
+            shown = [
+                output
+                for output in cell.get("outputs", [])
+                if {"image/png", "application/vnd.jupyter.widget-view+json"}
+                & set(output.get("data", {}))
+            ]
+            if not shown:
+                empty.append(f"{name} cell {index}: {cell.source.splitlines()[-1]!r}")
+    assert not empty, "cells that draw but show no figure:\n" + "\n".join(empty)
+
+
+def test_the_figure_check_tells_drawings_from_data_helpers():
+    assert _draws("fig = plot_corrections(sets)\nfig")
+    assert _draws("plot_gallery(entries)")
+    assert not _draws("models = figure_models(trained)")
+    assert not _draws("%matplotlib inline")

@@ -495,3 +495,33 @@ def test_reference_rejects_periodic_params():
     )
     with pytest.raises(ValueError, match="needs motion='rigid'"):
         motion.rigid_motion_reference(np.ones((8, 8)), params)
+
+
+@pytest.mark.parametrize("pe_axis", [1.0, np.float64(0.0), True])
+def test_float_and_bool_pe_axis_are_refused(image, pe_axis):
+    """1.0 was once taken as 1, while subsampling failed on it: one check for both now."""
+    with pytest.raises(TypeError, match="pe_axis must be an integer"):
+        corrupt(image, "motion", 0, pe_axis=pe_axis)
+    with pytest.raises(TypeError, match="pe_axis must be an integer"):
+        motion.Params(motion="periodic", pe_axis=pe_axis, corrupted_fraction=0.0)
+
+
+@pytest.mark.parametrize(
+    "fixed, name",
+    [
+        ({"motion": "periodic", "delta": 1e308}, "delta"),
+        (
+            {"segments": [[0, 4]], "rotations": [0.0], "translations": [[1e308, 0.0]]},
+            "translations",
+        ),
+    ],
+)
+def test_overflowing_pinned_value_is_named(image, fixed, name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(
+            ValueError, match=rf"kind='motion'.*pinned value is too extreme.*{name}="
+        ):
+            corrupt(image, "motion", 0, pe_axis=0, **fixed)

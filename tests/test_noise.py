@@ -62,3 +62,31 @@ def test_noise_sd_formula():
 def test_bad_parameters_raise(image, kwargs, error):
     with pytest.raises(error, match=next(iter(kwargs))):
         corrupt(image, "noise", 0, **kwargs)
+
+
+@pytest.mark.parametrize("snr_db", [1e6, -1e6, 300.5, -100.5, float("-inf"), 1e308])
+def test_snr_outside_the_limits_is_refused_with_the_range(image, snr_db):
+    """Once OverflowError (1e6) and ZeroDivisionError (-1e6); now a ValueError with the range."""
+    with pytest.raises(ValueError, match=r"snr_db must lie in \[-100, 300\] dB, or be inf"):
+        corrupt(image, "noise", 0, snr_db=snr_db)
+    with pytest.raises(ValueError, match=r"snr_db must lie in \[-100, 300\] dB"):
+        noise.noise_sd(fft2c(image), snr_db)
+
+
+def test_snr_limits_work_and_the_top_one_is_near_identity(image):
+    top = corrupt(image, "noise", 0, zscore=False, output="complex", snr_db=300)
+    np.testing.assert_allclose(top.image, image, rtol=0, atol=1e-13)
+    bottom = corrupt(image, "noise", 0, zscore=False, output="complex", snr_db=-100)
+    assert np.all(np.isfinite(bottom.image))
+    # Noise 1e5 times the signal: the clean image no longer shows.
+    assert np.std(bottom.image - image) > 1e3 * np.std(image)
+    assert corrupt(image, "noise", 0, snr_db=np.float32(-100)).params["snr_db"] == -100.0
+
+
+def test_noise_sd_of_infinite_snr_is_zero():
+    assert noise.noise_sd(np.full((4, 4), 2.0 + 0j), float("inf")) == 0.0
+
+
+def test_snr_error_message_shows_the_value(image):
+    with pytest.raises(ValueError, match=r"got 1e\+06$"):
+        corrupt(image, "noise", 0, snr_db=1e6)

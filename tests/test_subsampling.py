@@ -128,3 +128,53 @@ def test_bad_parameters_raise(kwargs, error, match):
 def test_bad_shape_raises():
     with pytest.raises(ValueError, match="shape"):
         make_mask((64,), acceleration=2, mask="random", pe_axis=0, rng=0)
+
+
+@pytest.mark.parametrize(
+    "shape, error, match",
+    [
+        (32, TypeError, r"shape must be an \(H, W\) pair of ints; got 32 \(int\)"),
+        (None, TypeError, r"shape must be an \(H, W\) pair of ints; got None"),
+        ("64x64", TypeError, r"shape must be an \(H, W\) pair"),
+        ((64, 64, 1), ValueError, r"shape must be an \(H, W\) pair of ints; got 3 values"),
+        ((64, 1), ValueError, r"shape\[1\] must be >= 2; got 1"),
+        ((64.5, 64), TypeError, r"shape\[0\] must be an integer; got 64\.5"),
+        ((True, 64), TypeError, r"shape\[0\] must be an integer"),
+    ],
+)
+def test_bad_shapes_name_shape(shape, error, match):
+    with pytest.raises(error, match=match):
+        make_mask(shape, acceleration=2, mask="random", pe_axis=0, rng=0)
+
+
+def test_numpy_shape_and_numpy_pe_axis_are_accepted():
+    a = make_mask(np.array([40, 32]), acceleration=4, mask="random", pe_axis=np.int64(1), rng=3)
+    b = make_mask((40, 32), acceleration=4, mask="random", pe_axis=1, rng=3)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "pe_axis, error",
+    [(1.0, TypeError), (True, TypeError), (np.float32(0), TypeError), (2, ValueError)],
+)
+def test_make_mask_pe_axis_is_the_int_0_or_1(pe_axis, error):
+    """1.0 once failed inside with a tuple-index TypeError, True was taken as 1."""
+    with pytest.raises(error, match="pe_axis"):
+        make_mask((32, 32), acceleration=2, mask="random", pe_axis=pe_axis, rng=0)
+
+
+@pytest.mark.parametrize(
+    "rng, error, match",
+    [(-1, ValueError, "rng must be .*; got -1"), ("0", TypeError, "rng must be")],
+)
+def test_make_mask_bad_rng(rng, error, match):
+    with pytest.raises(error, match=match):
+        make_mask((32, 32), acceleration=2, mask="random", pe_axis=0, rng=rng)
+
+
+def test_make_mask_accepts_fidelity_and_checks_it():
+    paper = make_mask((32, 32), acceleration=2, mask="random", pe_axis=0, rng=1)
+    code = make_mask((32, 32), acceleration=2, mask="random", pe_axis=0, rng=1, fidelity="code")
+    np.testing.assert_array_equal(paper, code)
+    with pytest.raises(ValueError, match="fidelity must be one of"):
+        make_mask((32, 32), acceleration=2, mask="random", pe_axis=0, rng=1, fidelity="x")

@@ -11,8 +11,13 @@ Entry points
 `make_mask`
     a Cartesian k-space subsampling mask (fastMRI-style random or equispaced, or centred).
 
-Every random draw comes from the ``rng`` argument (a Generator, an int seed or None); numpy's
-global random state is never read or changed.
+Every random draw comes from the ``rng`` argument (a Generator, a non-negative int seed or
+None); numpy's global random state is never read or changed.
+
+Bad input raises before anything is computed, with a message that names the parameter, what
+is allowed and the value given. A result that would not be finite (an input scaled near
+float64's limit, about 1.8e308) raises too, instead of coming back as NaN, inf or zeros; no
+numpy floating-point warning escapes.
 """
 
 from __future__ import annotations
@@ -41,9 +46,46 @@ _MODULES: dict[str, ModuleType] = {
 }
 
 
+# An input whose largest magnitude exceeds this is what overflows: every artefact multiplies
+# the image by far smaller factors (fields, noise scales) unless a parameter is extreme.
+_LARGE_INPUT = 1e200
+
+
 def _module(kind: Any) -> ModuleType:
     check_choice("kind", kind, KINDS)
     return _MODULES[kind]
+
+
+def _check_zscore(zscore: Any) -> bool:
+    if not isinstance(zscore, (bool, np.bool_)):
+        raise TypeError(f"zscore must be True or False; got {zscore!r}")
+    return bool(zscore)
+
+
+def _check_finite(
+    kind: str, source: np.ndarray, fixed: dict[str, Any], *arrays: np.ndarray | None
+) -> None:
+    """Refuse a result that overflowed, naming what is too large.
+
+    An overflow shows as inf or NaN in the raw result; `znorm` itself cannot overflow, but
+    it would turn inf into NaN, so the raw result and the final one are both checked.
+    """
+    if all(a is None or np.all(np.isfinite(a)) for a in arrays):
+        return
+    peak = float(np.max(np.abs(source)))
+    message = f"corrupt(kind={kind!r}) overflows float64 (its result is not finite): "
+    if peak > _LARGE_INPUT:
+        message += (
+            f"the input's scale is too large, its largest magnitude is {peak:.3g}; rescale "
+            "the image (the data pipeline gives images in [0, 1])"
+        )
+    else:
+        pinned = ", ".join(f"{k}={v!r}" for k, v in fixed.items() if v is not None)
+        message += (
+            f"the input's largest magnitude is only {peak:.3g}, so a pinned value is too "
+            f"extreme (pinned: {pinned or 'nothing'})"
+        )
+    raise ValueError(message)
 
 
 def accepted_keywords(kind: str) -> tuple[str, ...]:
@@ -83,19 +125,30 @@ def corrupt(
         Parameters to pin instead of drawing them (see each artefact module), for example
         ``snr_db=5`` or ``acceleration=4, mask="centred"``. The identity values
         ``field_range=(1, 1)``, ``acceleration=1``, ``corrupted_fraction=0`` and
-        ``snr_db=inf`` return the input unchanged (before output conversion).
+        ``snr_db=inf`` return the input unchanged (before output conversion; a copy, never
+        the caller's array) and, z-normalised, a constant image as zeros (see `znorm`).
 
     Returns
     -------
     Corruption
         ``.image``, ``.kind``, ``.params`` (JSON-serialisable, replayable), ``.mask`` and
         ``.low_res`` where they apply.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument or pinned value, naming it: ``image`` must be a finite, numeric
+        (not bool), 2-D array of at least 2 x 2; ``rng`` a Generator, a non-negative int or
+        None; an unknown keyword for ``kind`` is refused.
+    ValueError
+        When the result would not be finite (float64 overflow): the message gives the
+        input's largest magnitude.
     """
     module = _module(kind)
+    kind = str(kind)
     check_choice("fidelity", fidelity, FIDELITIES)
     check_choice("output", output, OUTPUTS)
-    if not isinstance(zscore, (bool, np.bool_)):
-        raise TypeError(f"zscore must be True or False; got {zscore!r}")
+    zscore = _check_zscore(zscore)
     image = check_image(image)
     unknown = sorted(set(fixed) - set(module.ACCEPTED))
     if unknown:
@@ -103,13 +156,23 @@ def corrupt(
             f"unknown keyword(s) for kind {kind!r}: {', '.join(unknown)}; "
             f"accepted: {', '.join(module.ACCEPTED)}"
         )
-    params = module.sample(image.shape, to_rng(rng), fidelity=fidelity, fixed=fixed)
-    applied = module.apply(image, params)
-    result_image = convert(applied.image, output)
-    low_res = None if applied.low_res is None else convert(applied.low_res, output)
-    if zscore:
-        result_image = znorm(result_image)
-        low_res = None if low_res is None else znorm(low_res)
+    rng = to_rng(rng)
+    # Overflow is detected from the result below and reported with its cause; numpy's own
+    # warnings would only repeat it, less clearly.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        params = module.sample(image.shape, rng, fidelity=fidelity, fixed=fixed)
+        applied = module.apply(image, params)
+        _check_finite(kind, image, fixed, applied.image, applied.low_res)
+        result_image = convert(applied.image, output)
+        low_res = None if applied.low_res is None else convert(applied.low_res, output)
+        if zscore:
+            result_image = znorm(result_image)
+            low_res = None if low_res is None else znorm(low_res)
+        _check_finite(kind, image, fixed, result_image, low_res)
+    if np.may_share_memory(result_image, image):
+        # Identity settings hand back the input itself: the caller's array must not be
+        # changed by writing to the result.
+        result_image = result_image.copy()
     record = to_json(params)
     record.update(fidelity=fidelity, output=output, zscore=bool(zscore))
     return Corruption(
@@ -136,13 +199,24 @@ def corrupt_sequence(
     image : ndarray of shape (H, W)
     params : list of dict
         Each step's ``Corruption.params``, in order; each replays its step.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As `corrupt`, for the first step whose arguments are bad or whose result would not
+        be finite; ``kinds``, ``fidelity``, ``output``, ``zscore`` and ``rng`` are checked
+        before any step runs.
     """
     if isinstance(kinds, str) or not isinstance(kinds, Sequence) or len(kinds) == 0:
-        raise ValueError(f"kinds must be a non-empty sequence of artefact names; got {kinds!r}")
+        raise ValueError(
+            f"kinds must be a non-empty sequence of artefact names (a list, not one name); "
+            f"got {kinds!r}"
+        )
     modules = [_module(kind) for kind in kinds]
-    fidelity = options.pop("fidelity", "paper")
-    output = options.pop("output", "real")
-    zscore = options.pop("zscore", True)
+    fidelity = check_choice("fidelity", options.pop("fidelity", "paper"), FIDELITIES)
+    # Checked here, not only by the last step: a bad value must fail before any work.
+    output = check_choice("output", options.pop("output", "real"), OUTPUTS)
+    zscore = _check_zscore(options.pop("zscore", True))
     unused = sorted(k for k in options if not any(k in m.ACCEPTED for m in modules))
     if unused:
         raise TypeError(

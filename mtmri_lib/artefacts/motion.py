@@ -24,7 +24,8 @@ Conventions
 -----------
 - ``pe_axis`` is the array axis along which the PE index runs; an acquired line is
   ``kspace[p, :]`` for ``pe_axis=0`` and ``kspace[:, p]`` for ``pe_axis=1``. It is drawn
-  from {0, 1} unless pinned.
+  from {0, 1} unless pinned; a pinned value must be the int 0 or 1 (numpy integers too;
+  bools and floats are refused, as for subsampling).
 - k-space is `fft2c`'s: the zero frequency at index N // 2 of each axis. Rotations turn
   about the pixel (H // 2, W // 2), the same point. A positive angle turns the image
   counterclockwise as displayed with row 0 at the top: the moved image is
@@ -70,7 +71,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln
 
-from .._checks import check_choice, check_int, check_number
+from .._checks import check_axis, check_choice, check_int, check_number
 from ..fourier import fft2c, ifft2c, nufft2c
 from ._base import FIDELITIES, Applied
 
@@ -226,7 +227,7 @@ class Params:
     def __post_init__(self) -> None:
         check_choice("motion", self.motion, ("rigid", "periodic"))
         set_ = object.__setattr__
-        set_(self, "pe_axis", check_int("pe_axis", self.pe_axis, 0, 1))
+        set_(self, "pe_axis", check_axis("pe_axis", self.pe_axis))
         if self.corrupted_fraction is not None:
             fraction = check_number("corrupted_fraction", self.corrupted_fraction, 0.0, 1.0)
             set_(self, "corrupted_fraction", fraction)
@@ -455,7 +456,7 @@ def corrupted_lines(params: Params, n_lines: int) -> np.ndarray:
 
 #: Checks of single pinned values that need neither the image shape nor the other values.
 _PIN_CHECKS = {
-    "pe_axis": lambda v: check_int("pe_axis", v, 0, 1),
+    "pe_axis": lambda v: check_axis("pe_axis", v),
     "corrupted_fraction": lambda v: check_number("corrupted_fraction", v, 0.0, 1.0),
     "n_segments": lambda v: check_int("n_segments", v, 0),
     "clean_centre": lambda v: check_number("clean_centre", v, 0.0, 1.0, high_open=True),
@@ -516,7 +517,7 @@ def sample(
                     f"only; got {name}={fixed[name]!r} with motion={requested!r}"
                 )
             del fixed[name]  # a pin for the kind that was not drawn
-    pe_axis = check_int("pe_axis", fixed["pe_axis"], 0, 1) if "pe_axis" in fixed else None
+    pe_axis = check_axis("pe_axis", fixed["pe_axis"]) if "pe_axis" in fixed else None
     if pe_axis is None:
         pe_axis = int(rng.integers(2))
     n_lines = (height, width)[pe_axis]

@@ -5,6 +5,14 @@ mean absolute value of the clean k-space (``fft2c`` of the image) and N the stan
 of the added noise, the same for the real and the imaginary part (N is each part's sd). The
 article draws the SNR uniformly in [-12, 10] dB; Table 6 pins 5, 0 and -5 dB.
 Identity: ``snr_db=inf``.
+
+A pinned SNR must lie in `SNR_LIMITS_DB`, [-100, 300] dB, or be ``inf``. At 300 dB the
+noise sd is 1e-15 of the mean k-space magnitude, already below float64's resolution of an
+image (about 2e-16 relative, -313 dB): a higher finite SNR could not differ from
+``inf``. At -100 dB the noise is 1e5 times the signal: once z-normalised the image is pure
+noise, and a lower SNR would only move the computation towards overflow. Inside the limits
+the noise sd, ``S / 10**(snr_db / 20)``, lies between 1e-15 S and 1e5 S and cannot overflow
+for any image `corrupt` accepts.
 """
 
 from __future__ import annotations
@@ -19,10 +27,21 @@ from .._checks import check_int, check_number
 from ..fourier import fft2c, ifft2c
 from ._base import Applied
 
-__all__ = ["ACCEPTED", "Params", "SNR_RANGE_DB", "sample", "apply", "noise_sd"]
+__all__ = [
+    "ACCEPTED",
+    "Params",
+    "SNR_RANGE_DB",
+    "SNR_LIMITS_DB",
+    "sample",
+    "apply",
+    "check_snr",
+    "noise_sd",
+]
 
 #: The article's training range of the SNR, in dB.
 SNR_RANGE_DB = (-12.0, 10.0)
+#: The finite SNRs accepted, in dB (see the module docstring); ``inf`` is accepted too.
+SNR_LIMITS_DB = (-100.0, 300.0)
 
 ACCEPTED = ("snr_db", "seed")
 
@@ -36,7 +55,7 @@ class Params:
     Attributes
     ----------
     snr_db : float
-        Signal-to-noise ratio in dB (any real value; ``inf`` adds no noise).
+        Signal-to-noise ratio in dB, in [-100, 300] (`SNR_LIMITS_DB`), or ``inf`` (no noise).
     seed : int
         Seed of the noise draw, in [0, 2**63 - 1].
     """
@@ -45,10 +64,7 @@ class Params:
     seed: int
 
     def __post_init__(self) -> None:
-        snr = check_number("snr_db", self.snr_db, allow_inf=True)
-        if snr == -math.inf:
-            raise ValueError("snr_db must be greater than -inf (infinite noise); got -inf")
-        object.__setattr__(self, "snr_db", snr)
+        object.__setattr__(self, "snr_db", check_snr(self.snr_db))
         object.__setattr__(self, "seed", check_int("seed", self.seed, 0, _SEED_HIGH))
 
     @property
@@ -65,9 +81,26 @@ def sample(
     return Params(snr_db=snr_db, seed=seed)
 
 
+def check_snr(snr_db: Any) -> float:
+    """Return ``snr_db`` as a float in `SNR_LIMITS_DB` or ``inf``, or raise naming the range."""
+    snr = check_number("snr_db", snr_db, allow_inf=True)
+    low, high = SNR_LIMITS_DB
+    if snr != math.inf and not low <= snr <= high:
+        raise ValueError(
+            f"snr_db must lie in [{low:g}, {high:g}] dB, or be inf (no noise); got {snr:g}"
+        )
+    return snr
+
+
 def noise_sd(kspace: np.ndarray, snr_db: float) -> float:
-    """The per-part standard deviation that gives ``snr_db`` for this clean k-space."""
-    return float(np.mean(np.abs(kspace))) / 10.0 ** (snr_db / 20.0)
+    """The per-part standard deviation that gives ``snr_db`` for this clean k-space.
+
+    ``snr_db`` must lie in `SNR_LIMITS_DB` or be ``inf`` (sd 0), so the power of ten stays
+    within [1e-5, 1e15] and neither overflows nor vanishes.
+    """
+    snr_db = check_snr(snr_db)
+    with np.errstate(over="ignore"):  # the caller refuses a non-finite result
+        return float(np.mean(np.abs(kspace))) / 10.0 ** (snr_db / 20.0)
 
 
 def apply(image: np.ndarray, params: Params) -> Applied:

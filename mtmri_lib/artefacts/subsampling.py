@@ -19,19 +19,21 @@ Three mask types (the article's fastMRI masks and its own centred masks):
 The acceleration R is drawn from {2, 3, 4, 8} with centre fractions 0.16, 0.12, 0.08, 0.04;
 another R needs ``centre_fraction``. ``pe_axis`` is the array axis along which the
 phase-encoding index runs (each acquired line is constant along the other axis); it is drawn
-from {0, 1} unless pinned. Identity: ``acceleration=1``.
+from {0, 1} unless pinned, and a pinned value must be the int 0 or 1 (numpy integers too;
+bools and floats are refused). Identity: ``acceleration=1``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_number, to_rng
+from .._checks import check_axis, check_choice, check_int, check_number, to_rng
 from ..fourier import crop_or_pad_kspace, fft2c, ifft2c
-from ._base import Applied
+from ._base import FIDELITIES, Applied
 
 __all__ = ["ACCEPTED", "Params", "MASKS", "CENTRE_FRACTIONS", "make_mask", "sample", "apply"]
 
@@ -64,9 +66,23 @@ def _centre_fraction(acceleration: float | int, centre_fraction: Any) -> float |
 
 
 def _shape(shape: Any) -> tuple[int, int]:
-    if isinstance(shape, (str, bytes)) or len(tuple(shape)) != 2:
-        raise ValueError(f"shape must be (H, W); got {shape!r}")
-    return tuple(check_int(f"shape[{i}]", s, 2) for i, s in enumerate(shape))  # type: ignore[return-value]
+    """``shape`` as an (H, W) pair of ints >= 2 (the smallest image `corrupt` accepts)."""
+    if isinstance(shape, (str, bytes, dict)) or not isinstance(shape, Iterable):
+        raise TypeError(
+            f"shape must be an (H, W) pair of ints; got {shape!r} ({type(shape).__name__})"
+        )
+    items = tuple(shape)
+    if len(items) != 2:
+        raise ValueError(
+            f"shape must be an (H, W) pair of ints; got {len(items)} values: {shape!r}"
+        )
+    return tuple(check_int(f"shape[{i}]", s, 2) for i, s in enumerate(items))  # type: ignore[return-value]
+
+
+def _exact(value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"exact must be True or False; got {value!r}")
+    return bool(value)
 
 
 def _band(n: int, width: int) -> slice:
@@ -94,6 +110,7 @@ def make_mask(
     rng: np.random.Generator | int | None,
     exact: bool = False,
     centre_fraction: float | None = None,
+    fidelity: str = "paper",
 ) -> np.ndarray:
     """A boolean k-space mask of ``shape`` (H, W), centred as `fft2c`'s k-space.
 
@@ -113,17 +130,26 @@ def make_mask(
     centre_fraction : float in (0, 1], optional
         Width of the fully sampled centre band (or of the centred square), as a fraction of
         the lines; defaults to the article's value for R in {2, 3, 4, 8}.
+    fidelity : {"paper", "code"}
+        Accepted for symmetry with the other artefacts: the article and the released code
+        use the same masks, so it changes nothing.
 
     Returns
     -------
     ndarray of bool, shape (H, W)
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad value, naming the parameter (``shape`` must be a pair, ``pe_axis`` the
+        int 0 or 1, ``rng`` a Generator, a non-negative int or None).
     """
     height, width = _shape(shape)
     accel = _acceleration(acceleration)
     check_choice("mask", mask, MASKS)
-    pe_axis = check_choice("pe_axis", pe_axis, (0, 1))
-    if not isinstance(exact, (bool, np.bool_)):
-        raise TypeError(f"exact must be True or False; got {exact!r}")
+    pe_axis = check_axis("pe_axis", pe_axis)
+    exact = _exact(exact)
+    check_choice("fidelity", fidelity, FIDELITIES)
     fraction = _centre_fraction(accel, centre_fraction)
     rng = to_rng(rng)
     result = np.zeros((height, width), dtype=bool)
@@ -204,10 +230,8 @@ class Params:
         object.__setattr__(self, "acceleration", accel)
         object.__setattr__(self, "centre_fraction", _centre_fraction(accel, self.centre_fraction))
         check_choice("mask", self.mask, MASKS)
-        check_choice("pe_axis", self.pe_axis, (0, 1))
-        if not isinstance(self.exact, (bool, np.bool_)):
-            raise TypeError(f"exact must be True or False; got {self.exact!r}")
-        object.__setattr__(self, "exact", bool(self.exact))
+        object.__setattr__(self, "pe_axis", check_axis("pe_axis", self.pe_axis))
+        object.__setattr__(self, "exact", _exact(self.exact))
         object.__setattr__(self, "seed", check_int("seed", self.seed, 0, _SEED_HIGH))
 
 

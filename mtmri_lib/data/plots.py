@@ -45,6 +45,7 @@ def plot_examples(sets: Mapping[str, SliceSet], n_columns: int = 5):
     fig, axes = plt.subplots(
         len(names), n_columns, figsize=(2.1 * n_columns, 2.3 * len(names)), squeeze=False
     )
+    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
     for row, name in enumerate(names):
         slice_set = sets[name]
         chosen = np.unique(np.linspace(0, len(slice_set) - 1, n_columns).round().astype(int))
@@ -80,6 +81,7 @@ def plot_artefact_distribution(samples: Any):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 4, figsize=(13, 5.6))
+    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
     axes = axes.ravel()
     counts = samples["kind"].value_counts().reindex(["bias", "subsampling", "motion", "noise"])
     counts = counts.dropna()
@@ -137,6 +139,7 @@ def plot_eval_sets(sets: EvalSets, index: int = 0):
     fig, axes = plt.subplots(
         len(by_table), n_columns, figsize=(2.3 * n_columns, 2.4 * len(by_table)), squeeze=False
     )
+    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
     clean = sets.clean[index]
     limits = (float(clean.min()), float(clean.max()))
     for row, (table, names) in enumerate(sorted(by_table.items())):

@@ -109,7 +109,8 @@ def znorm(image: np.ndarray) -> np.ndarray:
     """Per-image z-normalisation (mean 0, standard deviation 1), as the artefacts apply it.
 
     The same function the artefact simulators use, so the clean target and the corrupted
-    input are normalised identically.
+    input are normalised identically; an image without structure (standard deviation at
+    most 1e-12 of its largest magnitude, a constant slice for one) comes out as zeros.
     """
     from ..artefacts._base import znorm as artefact_znorm
 
