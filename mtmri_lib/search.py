@@ -11,9 +11,18 @@ an upper-confidence-bound acquisition) over the same space, each trial trained b
 
 Resuming: each search is a keras-tuner project under `mtmri_lib.training.search_dir`
 (opened with ``overwrite=False``), so a search that is interrupted and started again keeps
-its completed trials and re-runs the interrupted one, which itself resumes from its last
+its completed trials and re-runs the interrupted one (keras-tuner sends a trial left running
+back for a retry, with the same values and trial id), which itself resumes from its last
 completed epoch (its checkpoint lies in the trial's folder). A trial whose training
 diverges (a non-finite validation MSE) is scored `DIVERGED_MSE`.
+
+Reproducibility: the proposals are a function of the seed and of the completed trials'
+scores only. keras-tuner's seed is derived from ours (`tuner_seed`; keras-tuner would
+replace a seed of 0 by a random one), and each proposal draws from generators seeded anew
+from (that seed, the trial's index), rather than from a stream that a resumed search would
+restart; so a search killed and resumed proposes the trials an uninterrupted one does. The
+project's files are written whole or not at all (`mtmri_lib.store`); an unreadable one
+raises `mtmri_lib.store.StoreError` naming it and the project folder to delete.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -36,6 +46,7 @@ import numpy as np
 from .losses import KERNEL_NAMES, KERNEL_SYMBOLS
 from .models import build_model, model_config, set_global_seed
 from .profiles import Profile, get_profile
+from .store import atomic_write_json, read_json
 from .training import (
     ARTICLE_HYPERPARAMETERS,
     MODEL_LABELS,
@@ -46,6 +57,7 @@ from .training import (
     TrainingSettings,
     _code_digest,
     _spec,
+    data_sources,
     fit_network,
     search_dir,
     training_settings,
@@ -58,6 +70,8 @@ __all__ = [
     "search_space_table",
     "hyperparameters_from",
     "SearchResult",
+    "tuner_seed",
+    "search_project",
     "run_search",
     "run_searches",
     "search_trials",
@@ -75,6 +89,10 @@ DIVERGED_MSE = 2.0
 
 _OBJECTIVE = "val_mse"
 _TRIALS_FILE = "trials.json"
+
+#: Part of every project's request (so of its folder name): 2 since the proposals are seeded
+#: per trial, so that a project of the earlier, unreproducible, search is not resumed.
+_SEARCH_FORMAT = 2
 
 
 def search_space(model: str | ModelSpec):
@@ -130,15 +148,75 @@ def hyperparameters_from(values: Mapping[str, Any]) -> HyperParameters:
     )
 
 
+def tuner_seed(seed: int) -> int:
+    """keras-tuner's seed for a search of seed ``seed``: never 0, and different per seed.
+
+    ``1 + int(SHA-256("mtmri-search:<seed>")[:4], big-endian) % (2**31 - 1)``, so in
+    [1, 2**31 - 1]. keras-tuner replaces a falsy seed by a random one (its oracle does
+    ``seed or random.randint(1, 10000)``), which made a search of seed 0 unrepeatable; a hash
+    rather than ``seed + 1`` keeps the streams of neighbouring seeds unrelated.
+    """
+    digest = hashlib.sha256(f"mtmri-search:{int(seed)}".encode()).digest()
+    return 1 + int.from_bytes(digest[:4], "big") % (2**31 - 1)
+
+
+def _proposal_seed(seed: int, index: int) -> int:
+    """The seed of the proposal of trial number ``index`` (from 0) of a search whose
+    keras-tuner seed is ``seed``: 32 bits (all numpy's ``RandomState`` takes) of a SHA-256."""
+    digest = hashlib.sha256(f"mtmri-search-trial:{int(seed)}:{int(index)}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
 def _tuner_class():
     import keras_tuner
 
-    class ResumableBayesianSearch(keras_tuner.BayesianOptimization):
-        """BayesianOptimization whose trials train with `fit_network` (checkpointed)."""
+    class SeededBayesianOracle(keras_tuner.oracles.BayesianOptimizationOracle):
+        """keras-tuner's Bayesian oracle, each proposal seeded by its trial's index and its
+        files written whole."""
 
-        def __init__(self, *, trainer_fit, **kwargs):
+        def populate_space(self, trial_id):
+            # keras-tuner draws the random initial points from ``_seed_state`` and the
+            # acquisition's restarts from ``_random_state``, a stream that is re-created from
+            # the seed when a project is reloaded (not restored), so a resumed search would
+            # propose other points than an uninterrupted one. Seeded anew from the trial's
+            # index (the number of trials started before it), each proposal depends only on
+            # the seed and on the completed trials. The GP's own fit draws its restarts from
+            # ``gpr.random_state`` (re-seeded by sklearn at each fit): the same rule for it.
+            seed = _proposal_seed(self.seed, len(self.trials))
+            self._seed_state = seed
+            self._random_state = np.random.RandomState(seed)
+            self.gpr.random_state = seed
+            return super().populate_space(trial_id)
+
+        def reload(self):
+            super().reload()
+            # keras-tuner reloads the trials in the order its glob lists their files; the GP
+            # is fitted to them in that order, and its fit (so its proposal) differs in the
+            # last digits with it. Start order is that of an uninterrupted search. A trial
+            # missing from it was created but killed before oracle.json recorded it: dropped,
+            # its index is proposed again (the same values) instead of it staying RUNNING.
+            self.trials = {key: self.trials[key] for key in self.start_order if key in self.trials}
+
+        def save(self):
+            # keras-tuner writes its files in place: a kill in mid-write would truncate them.
+            atomic_write_json(self._get_oracle_fname(), self.get_state(), indent=None)
+
+        def _save_trial(self, trial):
+            path = Path(self._get_trial_dir(trial.trial_id)) / "trial.json"
+            atomic_write_json(path, trial.get_state(), indent=None)
+
+    class ResumableBayesianSearch(keras_tuner.Tuner):
+        """Bayesian search (`SeededBayesianOracle`) whose trials train with `fit_network`
+        (checkpointed). ``oracle_options`` go to the oracle."""
+
+        def __init__(self, *, trainer_fit, directory, project_name, **oracle_options):
             self._trainer_fit = trainer_fit
-            super().__init__(**kwargs)
+            super().__init__(
+                oracle=SeededBayesianOracle(**oracle_options),
+                directory=directory,
+                project_name=project_name,
+                overwrite=False,
+            )
 
         def run_trial(self, trial, *args, **kwargs):
             folder = Path(self.get_trial_dir(trial.trial_id)) / "fit"
@@ -157,7 +235,32 @@ def _tuner_class():
             super().on_trial_end(trial)
             _write_trials(Path(self.project_dir), self.oracle)
 
+        def save(self):
+            # As keras-tuner's, less its distributed-tuning case (never used here), whole.
+            self.oracle.save()
+            atomic_write_json(self._get_tuner_fname(), self.get_state(), indent=None)
+
     return ResumableBayesianSearch
+
+
+def _start_over(project: Path, label: str) -> str:
+    return f"delete the folder {project} to start the search of {label} over"
+
+
+def _check_project(project: Path, label: str) -> None:
+    """Raise `StoreError` naming the first unreadable keras-tuner file of ``project``
+    (keras-tuner itself fails on it with a bare ``JSONDecodeError`` that names no file)."""
+    if not project.is_dir():
+        return
+    files = [
+        project / "oracle.json",
+        *sorted(project.glob("tuner*.json")),
+        *sorted(project.glob("trial_*/trial.json")),
+    ]
+    remedy = _start_over(project, label) + " (its completed trials are lost)"
+    for path in files:
+        if path.is_file():
+            read_json(path, what="keras-tuner search file", remedy=remedy)
 
 
 def _write_trials(project: Path, oracle: Any) -> None:
@@ -172,10 +275,7 @@ def _write_trials(project: Path, oracle: Any) -> None:
                 "values": dict(trial.hyperparameters.values),
             }
         )
-    text = json.dumps(rows, indent=1)
-    temporary = project / f".{_TRIALS_FILE}.tmp"
-    temporary.write_text(text)
-    os.replace(temporary, project / _TRIALS_FILE)
+    atomic_write_json(project / _TRIALS_FILE, rows)
 
 
 @dataclass
@@ -192,6 +292,76 @@ class SearchResult:
 def _project_name(spec: ModelSpec, profile: str, request: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:10]
     return f"{spec.key}-{profile}-{digest}"
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative integer; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    return int(seed)
+
+
+def _request(
+    model: str | ModelSpec,
+    profile: str | Profile,
+    data_dir: str | os.PathLike | None,
+    seed: int,
+    settings: TrainingSettings | None,
+    trials: int | None,
+) -> tuple[ModelSpec, str, TrainingSettings, dict[str, Any]]:
+    """The arguments checked, and what the project's folder name is the digest of."""
+    spec = _spec(model)
+    profile = get_profile(profile).name
+    settings = settings if settings is not None else training_settings(profile)
+    seed = _check_seed(seed)
+    max_trials = trials if trials is not None else settings.search_trials.get(spec.label, 1)
+    if isinstance(max_trials, bool) or not isinstance(max_trials, numbers.Integral):
+        raise TypeError(f"trials must be a positive integer; got {max_trials!r}")
+    if max_trials < 1:  # keras-tuner takes 0 for "no limit": a search that never ends
+        raise ValueError(f"trials must be a positive integer; got {max_trials!r}")
+    max_trials = int(max_trials)
+    initial = min(max_trials, int(settings.search_initial_points.get(spec.label, 1)))
+    folder = data_sources(data_dir).folder(spec.dataset)
+    request = {
+        "format": TRAINING_FORMAT,
+        "search_format": _SEARCH_FORMAT,
+        "model": spec.label,
+        "profile": profile,
+        "seed": seed,
+        "max_trials": max_trials,
+        "initial_points": initial,
+        "settings": {
+            key: getattr(settings, key)
+            for key in (
+                "batch_size",
+                "validation_slices",
+                "search_max_epochs",
+                "search_patience",
+                "search_steps_per_epoch",
+            )
+        },
+        "data": None if folder is None else str(Path(folder).resolve()),
+        "code": _code_digest(),
+    }
+    return spec, profile, settings, request
+
+
+def search_project(
+    model: str | ModelSpec,
+    profile: str | Profile = "cpu",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike = "_build/outputs/cpu/search",
+    seed: int = 0,
+    settings: TrainingSettings | None = None,
+    trials: int | None = None,
+) -> Path:
+    """The keras-tuner project folder `run_search` uses for these arguments (which may not
+    exist yet). Its name is the model's key, the profile and a digest of the search's
+    request (arguments, settings, data folder, code)."""
+    spec, profile, _, request = _request(model, profile, data_dir, seed, settings, trials)
+    return search_dir(output_dir) / _project_name(spec, profile, request)
 
 
 def run_search(
@@ -218,50 +388,39 @@ def run_search(
     data_dir : path or None
         See `mtmri_lib.training.data_sources`.
     output_dir : path
-        The notebook's output folder; projects go to `mtmri_lib.training.search_dir`.
+        The notebook's output folder; projects go to `mtmri_lib.training.search_dir`
+        (`search_project`).
     seed : int
-        Seeds the Gaussian process and every trial's training (each trial starts from the
-        same weights and sees the same corruptions, so trials differ only in their
-        hyper-parameters).
+        A non-negative integer. Seeds the Gaussian process (through `tuner_seed`; every seed,
+        0 included, gives the same trials each time) and every trial's training (each trial
+        starts from the same weights and sees the same corruptions, so trials differ only in
+        their hyper-parameters).
     trials : int, optional
-        Overrides the profile's number of trials.
+        Overrides the profile's number of trials (at least 1).
     verbose : "auto", 0, 1 or 2
         Keras' display inside each trial (keras-tuner prints each trial's values and score).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A seed that is not a non-negative integer, a number of trials under 1, an unknown
+        model.
+    mtmri_lib.store.StoreError
+        A file of the model's existing project is unreadable (truncated): the message names
+        it and the project folder to delete to start the search over.
     """
     import keras_tuner
 
     from .training import _datasets
 
-    spec = _spec(model)
-    profile = get_profile(profile).name
-    settings = settings if settings is not None else training_settings(profile)
-    seed = int(seed)
-    max_trials = int(trials if trials is not None else settings.search_trials.get(spec.label, 1))
-    initial = min(max_trials, int(settings.search_initial_points.get(spec.label, 1)))
-    train, validation, _, _, folder = _datasets(
+    spec, profile, settings, request = _request(model, profile, data_dir, seed, settings, trials)
+    seed = request["seed"]
+    project = search_dir(output_dir) / _project_name(spec, profile, request)
+    _check_project(project, spec.label)  # before the data are loaded: fail fast
+    train, validation, _, _, _ = _datasets(
         spec, profile, settings, data_dir, output_dir, seed=seed, data_seed=seed, fidelity="paper"
     )
     config = model_config(profile)
-    request = {
-        "format": TRAINING_FORMAT,
-        "model": spec.label,
-        "profile": profile,
-        "seed": seed,
-        "max_trials": max_trials,
-        "initial_points": initial,
-        "settings": {
-            key: getattr(settings, key)
-            for key in (
-                "batch_size",
-                "validation_slices",
-                "search_max_epochs",
-                "search_patience",
-                "search_steps_per_epoch",
-            )
-        },
-        "data": None if folder is None else str(Path(folder).resolve()),
-        "code": _code_digest(),
-    }
 
     def trainer_fit(values: Mapping[str, Any], checkpoint_dir: Path) -> float:
         hyper = hyperparameters_from(values)
@@ -284,22 +443,19 @@ def run_search(
             return DIVERGED_MSE
         return float(value)
 
-    directory = search_dir(output_dir)
-    name = _project_name(spec, profile, request)
     tuner = _tuner_class()(
         trainer_fit=trainer_fit,
+        directory=str(project.parent),
+        project_name=project.name,
         hyperparameters=search_space(spec),
         objective=keras_tuner.Objective(_OBJECTIVE, direction="min"),
-        max_trials=max_trials,
-        num_initial_points=initial,
-        seed=seed,
-        directory=str(directory),
-        project_name=name,
-        overwrite=False,
+        max_trials=request["max_trials"],
+        num_initial_points=request["initial_points"],
+        seed=tuner_seed(seed),
         max_consecutive_failed_trials=1,
     )
     project = Path(tuner.project_dir)
-    (project / "request.json").write_text(json.dumps(request, indent=1))
+    atomic_write_json(project / "request.json", request)
     tuner.search(verbose=bool(verbose))
     _write_trials(project, tuner.oracle)
     table = search_trials(spec.label, profile, output_dir, project=project)
@@ -356,7 +512,8 @@ def search_trials(
     Columns: ``trial``, ``status``, ``val_mse`` (the trial's best validation MSE),
     ``best so far`` (the running minimum over completed trials), ``optimizer``,
     ``learning_rate``, ``alpha`` and, for L_C models, one column per kernel weight. Empty if
-    the model has not been searched.
+    the model has not been searched. A truncated trials file raises
+    `mtmri_lib.store.StoreError` naming it.
     """
     import pandas as pd
 
@@ -366,8 +523,12 @@ def search_trials(
     )
     if project is None or not (project / _TRIALS_FILE).exists():
         return pd.DataFrame()
+    # The file is rewritten from the keras-tuner project after every trial.
+    remedy = "run the search again to rewrite it from the project's trials, or " + _start_over(
+        project, spec.label
+    )
     rows = []
-    for entry in json.loads((project / _TRIALS_FILE).read_text()):
+    for entry in read_json(project / _TRIALS_FILE, what="search trials file", remedy=remedy):
         row = {"trial": entry["trial"], "status": entry["status"], "val_mse": entry["score"]}
         row.update(entry["values"])
         rows.append(row)

@@ -604,7 +604,86 @@ CASES_READERS = [
     Case("read-volumes-empty-folder", _read_volumes_empty, None, check=_check_empty_folder_warns),
 ]
 
-CASES_SEARCH: list[Case] = []
+
+# --------------------------------------------------------------------------- search
+
+
+def _output(tmp: Path) -> Path:
+    return tmp / "outputs" / "smoke" / "search"
+
+
+def _search(**options: Any) -> Any:
+    from mtmri_lib.search import run_search
+
+    return run_search(**options)
+
+
+def _truncated_project_file(tmp: Path, name: str) -> Any:
+    """A project of MT (smoke, seed 0) whose ``name`` holds half a JSON object; then the
+    search of those arguments is run again."""
+    from mtmri_lib.search import search_project
+
+    project = search_project("MT", "smoke", output_dir=_output(tmp), seed=0)
+    path = project / name
+    path.parent.mkdir(parents=True)
+    path.write_text('{"ongoing_trials": {}, "hyperparameters": {"spa')
+    return _search(model="MT", profile="smoke", output_dir=_output(tmp), seed=0)
+
+
+def _truncated_trials_file(tmp: Path) -> Any:
+    from mtmri_lib.search import search_trials
+
+    project = tmp / "mt-smoke-0123456789"
+    project.mkdir()
+    (project / "trials.json").write_text('[\n {\n  "trial": "0",\n  "status": "COMPL')
+    return search_trials("MT", "smoke", _output(tmp), project=project)
+
+
+def _nothing_written(tmp: Path) -> list[Path]:
+    return [tmp / "outputs"]
+
+
+CASES_SEARCH = [
+    Case(
+        "search-oracle-json-truncated",
+        lambda tmp: _truncated_project_file(tmp, "oracle.json"),
+        ValueError,  # StoreError
+        ("oracle.json", "truncated", "delete the folder", "mt-smoke-"),
+    ),
+    Case(
+        "search-trial-json-truncated",
+        lambda tmp: _truncated_project_file(tmp, "trial_0/trial.json"),
+        ValueError,  # StoreError
+        ("trial_0/trial.json", "truncated", "delete the folder", "mt-smoke-"),
+    ),
+    Case(
+        "search-trials-file-truncated",
+        _truncated_trials_file,
+        ValueError,  # StoreError
+        ("trials.json", "truncated", "mt-smoke-0123456789"),
+    ),
+    Case(
+        "search-seed-float",
+        lambda tmp: _search(model="MT", profile="smoke", output_dir=_output(tmp), seed=0.5),
+        TypeError,
+        ("seed", "non-negative integer", "0.5"),
+        absent=_nothing_written,
+    ),
+    Case(
+        "search-trials-zero",
+        lambda tmp: _search(model="MT", profile="smoke", output_dir=_output(tmp), trials=0),
+        ValueError,
+        ("trials", "positive integer", "got 0"),
+        absent=_nothing_written,
+    ),
+    Case(
+        "search-model-unknown",
+        lambda tmp: _search(model="MT+LC", profile="smoke", output_dir=_output(tmp)),
+        ValueError,
+        ("model must be one of", "MT+L_C", "'MT+LC'"),
+        absent=_nothing_written,
+    ),
+]
 
 
 # --------------------------------------------------------------------------- measurement
