@@ -34,6 +34,7 @@ __all__ = [
     "plot_metric_fidelity",
     "sample_training_corruptions",
     "describe_corruptions",
+    "severity_table",
     "plot_corruption_distributions",
 ]
 
@@ -157,7 +158,11 @@ def _summary(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             "segments": int(params.get("n_segments") or 0),
             "clean centre": float(params.get("clean_centre") or 0.0),
         }
-    return {k: v for k, v in params.items() if isinstance(v, (int, float)) and k != "seed"}
+    return {
+        k: v
+        for k, v in params.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed"
+    }
 
 
 def sample_training_corruptions(
@@ -168,29 +173,45 @@ def sample_training_corruptions(
     n: int = 100,
     seed: int = 0,
     metrics: Sequence[str] = ("ssim", "vif"),
+    variant: str | None = None,
+    **fixed: Any,
 ) -> pd.DataFrame:
     """Draw ``n`` corruptions of ``kind`` from the training distribution of a fidelity.
 
     The images (clean slices in [0, 1]) are used in turn; draw ``i`` uses
-    ``SeedSequence([seed, i])`` for both fidelities, so the two see the same slices and the
-    same random stream. Returns one row per draw: the parameters that differ between the
-    fidelities (field range for bias; corrupted fraction, segments and clean centre for
-    motion) and the metrics of the corrupted image against the clean slice.
+    ``SeedSequence([seed, i])`` for every variant, so all see the same slices and the same
+    random stream. ``fixed`` pins keywords of `corrupt` (``clean_centre=0`` for motion
+    without a clean centre); ``variant`` names the variant (default: the fidelity, with the
+    pinned values). Returns one row per draw: the variant, the parameters that differ
+    between the fidelities (field range for bias; corrupted fraction, segments and clean
+    centre for motion), the NMSE of the corrupted image to the clean slice
+    (``||corrupted - clean||^2 / ||clean||^2``, on the [0, 1] scale, before
+    z-normalisation) and the metrics of the corrupted image against the clean slice.
     """
     from .artefacts import corrupt
 
+    if variant is None:
+        pins = ", ".join(f"{key}={value!r}" for key, value in fixed.items())
+        variant = f"{fidelity} ({pins})" if pins else fidelity
     images = np.asarray(images)
     rows, references, corrupted = [], [], []
     for i in range(int(n)):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
         image = images[i % len(images)]
-        result = corrupt(image, kind, rng, fidelity=fidelity)
+        result = corrupt(image, kind, rng, fidelity=fidelity, zscore=False, **fixed)
+        nmse = float(np.sum((result.image - image) ** 2) / np.sum(image**2))
         rows.append(
-            {"fidelity": fidelity, "slice": i % len(images), **_summary(kind, result.params)}
+            {
+                "variant": variant,
+                "slice": i % len(images),
+                **_summary(kind, result.params),
+                "NMSE": nmse,
+            }
         )
         references.append(image)
         corrupted.append(result.image)
     frame = pd.DataFrame(rows)
+    # The metrics z-normalise both images, as the training pipeline does.
     scores = score_pairs(
         np.stack(references), np.stack(corrupted), metrics, workers=1, progress=False
     )
@@ -200,15 +221,41 @@ def sample_training_corruptions(
 
 
 def describe_corruptions(samples: pd.DataFrame) -> pd.DataFrame:
-    """Median and 5th / 95th percentiles of every column, per fidelity."""
-    numeric = samples.drop(columns=["slice"]).groupby("fidelity")
+    """Median and 5th / 95th percentiles of every column, per variant (in order of first
+    appearance)."""
+    order = list(dict.fromkeys(samples["variant"]))
+    numeric = samples.drop(columns=["slice"]).groupby("variant", sort=False)
     quantiles = numeric.quantile([0.05, 0.5, 0.95])
-    quantiles.index = quantiles.index.set_names(["fidelity", "quantile"])
-    return quantiles.unstack("quantile").T
+    quantiles.index = quantiles.index.set_names(["variant", "quantile"])
+    return quantiles.unstack("quantile").T[order]
+
+
+def severity_table(samples: dict[str, pd.DataFrame], reference: str = "code") -> pd.DataFrame:
+    """Median NMSE to clean of each artefact's variants, and its ratio to the ``reference``
+    variant of the same artefact (the released code's training distribution, by default).
+
+    ``samples`` maps an artefact to its `sample_training_corruptions` rows. Rows: (artefact,
+    variant) in the order given.
+    """
+    frames = []
+    for kind, rows in samples.items():
+        median = rows.groupby("variant", sort=False)["NMSE"].median()
+        if reference not in median.index:
+            raise ValueError(f"{kind}: no {reference!r} variant among {list(median.index)}")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "median NMSE": median,
+                    f"relative to {reference}": median / median[reference],
+                }
+            ).assign(artefact=kind)
+        )
+    return pd.concat(frames).reset_index().set_index(["artefact", "variant"])
 
 
 def plot_corruption_distributions(samples: pd.DataFrame, columns: Sequence[str]):
-    """Histograms of some columns of `sample_training_corruptions`, one colour per fidelity."""
+    """Histograms of some columns of `sample_training_corruptions`, one colour per variant
+    (a column whose values span more than two decades is shown on a log axis)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(
@@ -217,9 +264,15 @@ def plot_corruption_distributions(samples: pd.DataFrame, columns: Sequence[str])
     plt.close(fig)
     for ax, column in zip(axes[0], columns, strict=True):
         values = samples[column].dropna()
-        bins = np.linspace(values.min(), values.max(), 16) if values.max() > values.min() else 5
-        for fidelity, part in samples.groupby("fidelity"):
-            ax.hist(part[column], bins=bins, alpha=0.5, label=str(fidelity))
+        low, high = float(values.min()), float(values.max())
+        logarithmic = low > 0 and high / low > 100
+        if logarithmic:
+            bins = np.geomspace(low, high, 20)
+            ax.set_xscale("log")
+        else:
+            bins = np.linspace(low, high, 16) if high > low else 5
+        for variant, part in samples.groupby("variant", sort=False):
+            ax.hist(part[column], bins=bins, alpha=0.5, label=str(variant))
         ax.set_title(column, fontsize=9)
     axes[0, 0].legend(fontsize=8)
     return fig

@@ -523,3 +523,12 @@ def test_evaluate_tables_plans_sequences_and_seeds_on_their_sets():
     ]
     assert "Motion → Subsampling" not in calls["noise+bias"]
     assert "Bias → Noise" in calls["noise+bias"]
+
+
+def test_the_denoising_caption_gives_the_effective_snr():
+    from mtmri_lib.tables import TABLES, _caption
+
+    part = pd.DataFrame({"slice": [0, 1], "volume": ["a", "a"]})
+    caption = _caption(TABLES[6], {"size": 64}, "se", part)
+    assert "effective SNR is 3.0 dB higher" in caption
+    assert "effective SNR" not in _caption(TABLES[3], {"size": 64}, "se", part)
