@@ -9,6 +9,15 @@
     correct a NIfTI file or a DICOM folder slice by slice with a trained model and write
     NIfTI files of the corrected volume and of each residual (`mtmri_lib.correct`); the set
     appears complete or not at all, and an earlier set is replaced only with ``--overwrite``.
+``mtmri simulate INPUT... --out DIR [--kinds K,K] [--mix random|each] [--sequence K,K]
+[--preset NAME] [--fidelity paper] [--samples-per-slice 1] [--seed 0] [--size 320]
+[--workers 1] [--chunk-size 64] [--overwrite] [--quiet]``
+    write clean / corrupted slice pairs to ``DIR/pairs.h5`` and one record per sample to
+    ``DIR/records.jsonl`` (`mtmri_lib.simulate`); an interrupted run resumes when the same
+    command is given again.
+``mtmri simulate --replay DIR [--index I ...] [--workers 1] [--quiet]``
+    recompute the samples of ``DIR`` from their sources and compare bit for bit: exit 0 when
+    all match, 1 naming the ones that differ.
 """
 
 from __future__ import annotations
@@ -33,6 +42,35 @@ def _integer(low: int, high: int | None = None):
             allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
             raise argparse.ArgumentTypeError(f"must be {allowed}; got {value}")
         return value
+
+    return parse
+
+
+def _even_size(text: str) -> int:
+    """An argparse type: an even number of pixels >= 16."""
+    value = _integer(16)(text)
+    if value % 2:
+        raise argparse.ArgumentTypeError(f"must be an even number of pixels >= 16; got {value}")
+    return value
+
+
+def _kind_list(*, distinct: bool):
+    """An argparse type: artefact names separated by commas (``motion,subsampling``)."""
+
+    def parse(text: str) -> list[str]:
+        from .artefacts import KINDS  # here, so that the other commands start without it
+
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not names:
+            raise argparse.ArgumentTypeError(f"must name artefacts among {','.join(KINDS)}")
+        unknown = [name for name in names if name not in KINDS]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown artefact {unknown[0]!r}; choose among {','.join(KINDS)}"
+            )
+        if distinct and len(set(names)) != len(names):
+            raise argparse.ArgumentTypeError(f"names an artefact twice: {text!r}")
+        return names
 
     return parse
 
@@ -94,6 +132,91 @@ def _correct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_error(command: str, error: BaseException) -> None:
+    notes = "".join(f"\n  ({note})" for note in getattr(error, "__notes__", ()))
+    print(f"mtmri {command}: {error}{notes}", file=sys.stderr)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    parser = args.command_parser
+    if args.replay is not None:
+        given = {
+            "INPUT": bool(args.inputs),
+            "--out": args.out is not None,
+            "--kinds": args.kinds is not None,
+            "--mix": args.mix is not None,
+            "--sequence": args.sequence is not None,
+            "--preset": args.preset is not None,
+            "--overwrite": args.overwrite,
+        }
+        extra = [name for name, present in given.items() if present]
+        if extra:
+            parser.error(f"--replay checks an existing output and takes no {', '.join(extra)}")
+        return _replay(args)
+    if args.index is not None:
+        parser.error("--index applies to --replay only")
+    if not args.inputs:
+        parser.error("give at least one INPUT (NIfTI file, DICOM folder, fastMRI .h5, or a folder)")
+    if args.out is None:
+        parser.error("--out DIR is required (the folder for pairs.h5 and records.jsonl)")
+    if args.sequence is not None and (args.kinds is not None or args.mix is not None):
+        parser.error(
+            "--sequence fixes the artefacts of every sample: give it without --kinds/--mix"
+        )
+    from .simulate import simulate
+
+    try:
+        result = simulate(
+            args.inputs,
+            args.out,
+            kinds=args.kinds,
+            mix=args.mix,
+            sequence=args.sequence,
+            preset=args.preset,
+            fidelity=args.fidelity,
+            samples_per_slice=args.samples_per_slice,
+            seed=args.seed,
+            size=args.size,
+            workers=args.workers,
+            chunk_size=args.chunk_size,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+    ) as error:  # bad inputs, unreadable volumes, a staged run
+        _report_error("simulate", error)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "mtmri simulate: interrupted; the finished chunks are kept, give the same command "
+            "again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.quiet:
+        resumed = f", {result.resumed_chunks} chunk(s) resumed" if result.resumed_chunks else ""
+        print(
+            f"{result.n_samples} pairs in {result.seconds:.1f} s{resumed}: "
+            f"{result.pairs}, {result.records}"
+        )
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .simulate import replay
+
+    try:
+        report = replay(args.replay, args.index, workers=args.workers, progress=not args.quiet)
+    except (OSError, ValueError, TypeError) as error:  # no output there, an index out of range
+        _report_error("simulate --replay", error)
+        return 2
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mtmri", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +252,74 @@ def main(argv: list[str] | None = None) -> int:
     )
     correct.add_argument("--quiet", action="store_true", help="no progress bar, no listing")
     correct.set_defaults(func=_correct)
+
+    simulate = commands.add_parser(
+        "simulate", help="write clean / corrupted slice pairs of volumes (pairs.h5, records.jsonl)"
+    )
+    simulate.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="NIfTI files, DICOM series folders, fastMRI .h5 files, or folders of them",
+    )
+    simulate.add_argument("--out", metavar="DIR", help="folder for pairs.h5 and records.jsonl")
+    simulate.add_argument(
+        "--kinds",
+        type=_kind_list(distinct=True),
+        default=None,
+        help="artefacts drawn from, comma-separated (default bias,subsampling,motion,noise)",
+    )
+    simulate.add_argument(
+        "--mix",
+        choices=["random", "each"],
+        default=None,
+        help="random: one artefact per sample (the training mix, default); each: one sample "
+        "per artefact for every slice",
+    )
+    simulate.add_argument(
+        "--sequence",
+        type=_kind_list(distinct=False),
+        default=None,
+        help="artefacts applied in order to every sample, e.g. motion,subsampling",
+    )
+    simulate.add_argument(
+        "--preset", default=None, help="mild, moderate, severe or article:<severity>"
+    )
+    simulate.add_argument("--fidelity", choices=["paper", "code"], default="paper")
+    simulate.add_argument(
+        "--samples-per-slice", type=_integer(1), default=1, help="samples per slice (>= 1)"
+    )
+    simulate.add_argument("--seed", type=_integer(0), default=0, help="seed of the run (>= 0)")
+    simulate.add_argument(
+        "--size", type=_even_size, default=320, help="side of the square slices (even, >= 16)"
+    )
+    simulate.add_argument("--workers", type=_integer(1), default=1, help="processes (>= 1)")
+    simulate.add_argument(
+        "--chunk-size",
+        type=_integer(1),
+        default=64,
+        help="samples per staged chunk: the most work an interruption loses (>= 1)",
+    )
+    simulate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output, and discard a staged run with other options",
+    )
+    simulate.add_argument(
+        "--replay", metavar="DIR", default=None, help="check an output bit for bit instead"
+    )
+    simulate.add_argument(
+        "--index",
+        type=_integer(0),
+        nargs="+",
+        default=None,
+        metavar="I",
+        help="with --replay: the samples to check (default all)",
+    )
+    simulate.add_argument(
+        "--quiet", action="store_true", help="no progress bar (simulating: no summary line either)"
+    )
+    simulate.set_defaults(func=_simulate, command_parser=simulate)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -34,6 +34,16 @@ __all__ = [
 ]
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask, read once at import (reading it means setting it).
+_UMASK = _read_umask()
+
+
 class StoreError(ValueError):
     """A file the project wrote earlier is unreadable (truncated or corrupt)."""
 
@@ -43,6 +53,8 @@ def _temporary_sibling(path: Path) -> Path:
     handle, name = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
     )
+    # mkstemp makes the file private (0600); the final file gets the usual permissions.
+    os.fchmod(handle, 0o666 & ~_UMASK)
     os.close(handle)
     return Path(name)
 

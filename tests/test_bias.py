@@ -160,3 +160,59 @@ def test_field_range_forms(field_range, error, match):
     else:
         with pytest.raises(error, match=match):
             corrupt(image, "bias", 0, field_range=field_range)
+
+
+# --- Non-square images: the same battery as square ones -----------------------------------
+
+NON_SQUARE = [(48, 40), (40, 48), (256, 232)]
+
+
+@pytest.mark.parametrize("shape", NON_SQUARE)
+def test_non_square_identity_seeds_shape_dtype(shape):
+    import json
+
+    from conftest import phantom
+
+    image = phantom(shape)
+    same = corrupt(image, "bias", 0, zscore=False, field_range=(1, 1))
+    np.testing.assert_array_equal(same.image, image)
+    a, b, c = (corrupt(image, "bias", s).image for s in (11, 11, 12))
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)
+    assert a.shape == shape and a.dtype == np.float64
+    complex_out = corrupt(image, "bias", 11, output="complex").image
+    assert complex_out.shape == shape and complex_out.dtype == np.complex128
+    result = corrupt(image, "bias", 11)
+    replay = corrupt(image, "bias", **json.loads(json.dumps(result.params)))
+    assert replay.image.tobytes() == result.image.tobytes()
+
+
+@pytest.mark.parametrize("shape", NON_SQUARE)
+@pytest.mark.parametrize("field_range", TABLE3 + [(0.5, 1.5)])
+def test_non_square_field_spans_its_range(shape, field_range):
+    """The applied field (corrupted / clean on a constant image) spans the pinned range."""
+    for seed in range(3):
+        field, params = _field(np.full(shape, 0.5), rng=seed, field_range=field_range)
+        assert field.shape == shape
+        assert field.min() == pytest.approx(field_range[0], abs=1e-12)
+        assert field.max() == pytest.approx(field_range[1], abs=1e-12)
+        expected = bias.bias_field(shape, bias.Params(**{k: params[k] for k in bias.ACCEPTED}))
+        np.testing.assert_allclose(field, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", NON_SQUARE)
+def test_non_square_sampled_ranges_and_smoothness(shape):
+    """Drawn (paper) ranges stay positive and within the article's widths; the field is as
+    smooth along both axes (its 32 x 32 grid is stretched by H / 32 and W / 32)."""
+    image = np.ones(shape)
+    for seed in range(10):
+        field, params = _field(image, rng=seed)
+        low, high = params["field_range"]
+        assert 0.5 <= low <= 0.95 + 1e-12 and 1.05 - 1e-12 <= high <= 1.5
+        assert field.min() == pytest.approx(low, abs=1e-12)
+        assert field.max() == pytest.approx(high, abs=1e-12)
+        width = high - low
+        # A length scale of >= 10 cells over >= 40 / 32 pixels a cell: neighbouring pixels
+        # differ by well under a tenth of the field's width (white noise: about the width).
+        for axis in (0, 1):
+            assert np.abs(np.diff(field, axis=axis)).max() < 0.1 * width

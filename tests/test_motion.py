@@ -3,6 +3,7 @@ checked against the straightforward reference (cubic-spline resampling per segme
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -378,6 +379,17 @@ def test_shape_and_dtype_preserved(shape, kind, dtype):
             "rotations.0. must be finite",
         ),
         ({"segments": [[0, 4]], "translations": [[1, 2, 3]]}, ValueError, r"\[row, column\] pair"),
+        ({"pe_axis": "rows"}, TypeError, r"pe_axis must be .* or 'random'; got 'rows'"),
+        ({"pe_axis": "Random"}, TypeError, r"pe_axis must be .* or 'random'; got 'Random'"),
+        ({"rotation_sd": -1}, ValueError, r"rotation_sd must lie in \[0, inf\]; got -1"),
+        ({"rotation_sd": float("nan")}, ValueError, "rotation_sd must be finite"),
+        ({"rotation_sd": "12"}, TypeError, "rotation_sd must be a real number"),
+        ({"translation_sd": -0.5}, ValueError, r"translation_sd must lie in \[0, inf\]"),
+        ({"translation_sd": float("inf")}, ValueError, "translation_sd must be finite"),
+        ({"translation_sd": [1.0, -2.0]}, ValueError, r"translation_sd\[1\] must lie in"),
+        ({"translation_sd": [1, 2, 3]}, ValueError, r"number or a \[row, column\] pair"),
+        ({"motion": "periodic", "rotation_sd": 5}, ValueError, "rotation_sd applies to rigid"),
+        ({"motion": "periodic", "translation_sd": 5}, ValueError, "translation_sd applies to"),
     ],
 )
 def test_bad_parameters_raise(image, fixed, error, match):
@@ -397,8 +409,16 @@ def test_params_validate_directly():
 
 
 def test_physically_valid_values_outside_the_article_ranges_are_accepted(image):
+    # 95 % of the lines leaves no room for the default clean centre (3 of 40 lines).
     out = corrupt(
-        image, "motion", 0, pe_axis=1, corrupted_fraction=0.95, n_segments=1, rotations=[90.0]
+        image,
+        "motion",
+        0,
+        pe_axis=1,
+        corrupted_fraction=0.95,
+        n_segments=1,
+        rotations=[90.0],
+        clean_centre=0,
     )
     ((start, stop),) = out.params["segments"]
     assert stop - start == 38  # 95 % of 40 lines, one pose
@@ -525,3 +545,253 @@ def test_overflowing_pinned_value_is_named(image, fixed, name):
             ValueError, match=rf"kind='motion'.*pinned value is too extreme.*{name}="
         ):
             corrupt(image, "motion", 0, pe_axis=0, **fixed)
+
+
+# --- defaults where the text is silent: the clean centre, the periodic PE axis ---------------
+
+
+def params_of(result) -> motion.Params:
+    """The `motion.Params` a result's ``.params`` record describes (for `corrupted_kspace`)."""
+    names = {f.name for f in dataclasses.fields(motion.Params)}
+    return motion.Params(**{k: v for k, v in result.params.items() if k in names})
+
+
+@pytest.mark.parametrize("fidelity", ["paper", "code"])
+def test_default_keeps_the_central_7_percent_clean(slice64, fidelity):
+    """The released code's 7 % at both fidelities (the text is silent); 0 stays pinnable."""
+    clean = fft2c(slice64)
+    for seed in range(6):
+        result = corrupt(slice64, "motion", seed, fidelity=fidelity, zscore=False)
+        assert result.params["clean_centre"] == 0.07
+        pe_axis = result.params["pe_axis"]
+        band = motion.centre_band(64, 0.07)  # round(4.48) = 4 lines around index 32
+        assert (band.start, band.stop) == (30, 34)
+        kspace = motion.corrupted_kspace(slice64, params_of(result))
+        centre = (band, slice(None)) if pe_axis == 0 else (slice(None), band)
+        assert kspace[centre].tobytes() == clean[centre].tobytes()
+    # Pinned to 0, segments may cover the centre, and over a few draws some do.
+    covered = 0
+    for seed in range(20):
+        params = corrupt(slice64, "motion", seed, clean_centre=0).params
+        assert params["clean_centre"] == 0.0
+        covered += any(a < band.stop and band.start < b for a, b in params["segments"])
+    assert covered > 0
+
+
+@pytest.mark.parametrize("fidelity", ["paper", "code"])
+def test_periodic_pe_axis_defaults_to_rows_rigid_stays_random(image, fidelity):
+    def axes(**fixed):
+        return [
+            corrupt(image, "motion", s, fidelity=fidelity, **fixed).params["pe_axis"]
+            for s in range(24)
+        ]
+
+    assert set(axes(motion="periodic")) == {0}
+    # P(24 draws all alike) = 2 * 2**-24: "random" draws both axes.
+    assert set(axes(motion="periodic", pe_axis="random")) == {0, 1}
+    assert set(axes(motion="rigid")) == {0, 1}
+    assert set(axes(motion="rigid", pe_axis="random")) == {0, 1}
+    assert set(axes(motion="periodic", pe_axis=1)) == {1}
+    by_kind = {"rigid": set(), "periodic": set()}
+    for seed in range(60):
+        params = corrupt(image, "motion", seed, fidelity=fidelity, motion="mixed").params
+        by_kind[params["motion"]].add(params["pe_axis"])
+    assert by_kind == {"rigid": {0, 1}, "periodic": {0}}
+
+
+@pytest.mark.parametrize("kind", ["rigid", "periodic", "mixed"])
+def test_random_pe_axis_records_the_integer_and_replays(image, kind):
+    for seed in range(4):
+        result = corrupt(image, "motion", seed, motion=kind, pe_axis="random", output="complex")
+        axis = result.params["pe_axis"]
+        assert type(axis) is int and axis in (0, 1)
+        replay = corrupt(image, "motion", **json.loads(json.dumps(result.params)))
+        assert replay.image.tobytes() == result.image.tobytes()
+        assert replay.params == result.params
+
+
+# --- what motion reports: the corrupted lines -------------------------------------------------
+
+
+@pytest.mark.parametrize("pe_axis", [0, 1])
+def test_lines_are_the_rigid_segments_and_what_changed(slice64, pe_axis):
+    for seed in range(5):
+        result = corrupt(slice64, "motion", seed, pe_axis=pe_axis, output="complex", zscore=False)
+        lines = result.lines
+        assert lines.dtype == bool and lines.shape == (64,)
+        expected = np.zeros(64, bool)
+        for start, stop in result.params["segments"]:
+            expected[start:stop] = True
+        np.testing.assert_array_equal(lines, expected)
+        np.testing.assert_array_equal(changed_lines(slice64, result.image, pe_axis), lines)
+        assert lines.sum() == round(result.params["corrupted_fraction"] * 64)
+
+
+@pytest.mark.parametrize("pe_axis", [0, 1])
+def test_lines_of_periodic_motion_are_beyond_ky0(slice64, pe_axis):
+    ky = 2 * np.pi * (np.arange(64) - 32) / 64
+    ky[0] = np.pi
+    for seed in range(4):
+        result = corrupt(
+            slice64, "motion", seed, motion="periodic", pe_axis=pe_axis, output="complex"
+        )
+        np.testing.assert_array_equal(result.lines, np.abs(ky) > result.params["ky0"])
+        # Rebuilt from .params, the phase error is non-zero exactly on those lines.
+        ratio = motion.corrupted_kspace(slice64, params_of(result)) / fft2c(slice64)
+        moved = np.abs(np.angle(ratio)).max(axis=1 - pe_axis) > 1e-12
+        np.testing.assert_array_equal(moved, result.lines)
+
+
+@pytest.mark.parametrize(
+    "fixed",
+    [
+        {"motion": "rigid", "corrupted_fraction": 0},
+        {"motion": "periodic", "corrupted_fraction": 0},
+        {"motion": "mixed", "corrupted_fraction": 0},
+        {"motion": "periodic", "delta": 0.0},
+        {"motion": "periodic", "ky0": math.pi},
+    ],
+)
+def test_lines_of_the_identity_are_all_false(image, fixed):
+    for pe_axis in (0, 1):
+        result = corrupt(image, "motion", 2, pe_axis=pe_axis, **fixed)
+        assert result.lines.dtype == bool and result.lines.shape == (image.shape[pe_axis],)
+        assert not result.lines.any()
+
+
+def test_lines_belong_to_motion_only(image):
+    assert motion.apply(image, params_of(corrupt(image, "motion", 0))).lines is not None
+    for kind in ("bias", "subsampling", "noise"):
+        assert corrupt(image, kind, 0).lines is None
+
+
+# --- the spread of the poses --------------------------------------------------------------
+
+
+def test_pose_spreads_are_recorded_with_their_defaults():
+    rng = np.random.default_rng(0)
+    p = motion.sample((64, 160), rng, fidelity="paper", fixed={})
+    # 12 degrees; 30 px at 320, per axis: 6 px along 64 rows, 15 px along 160 columns.
+    assert p.rotation_sd == 12.0 and p.translation_sd == (6.0, 15.0)
+    assert motion.sample((320, 320), rng, fidelity="code", fixed={}).translation_sd == (30, 30)
+    periodic = motion.sample((64, 64), rng, fidelity="paper", fixed={"motion": "periodic"})
+    assert periodic.rotation_sd is None and periodic.translation_sd is None
+
+
+def test_default_spreads_pinned_explicitly_give_the_same_bits(image):
+    a = corrupt(image, "motion", 4, output="complex")
+    b = corrupt(image, "motion", 4, output="complex", rotation_sd=12, translation_sd=[1.8, 1.5])
+    assert a.params["translation_sd"] == [48 * 30 / 320, 40 * 30 / 320] == [4.5, 3.75]
+    c = corrupt(image, "motion", 4, output="complex", rotation_sd=12, translation_sd=[4.5, 3.75])
+    assert a.image.tobytes() == c.image.tobytes() and a.params == c.params
+    assert not np.array_equal(a.image, b.image)  # the spread is used
+
+
+def test_pinned_spreads_set_the_spread_of_the_drawn_poses():
+    rng = np.random.default_rng(1)
+    angles, shifts = [], []
+    for _ in range(300):
+        fixed = {"rotation_sd": 3.0, "translation_sd": 2.0, "pe_axis": 0}
+        p = motion.sample((64, 160), rng, fidelity="paper", fixed=fixed)
+        assert p.rotation_sd == 3.0 and p.translation_sd == (2.0, 2.0)
+        angles += list(p.rotations)
+        shifts += list(p.translations)
+    # Thousands of draws: the sample sd is within a few % of the pinned one. A number is
+    # pixels of this image on both axes (not scaled by the size, unlike the default).
+    np.testing.assert_allclose(np.std(angles), 3.0, rtol=0.05)
+    np.testing.assert_allclose(np.std(shifts, axis=0), [2.0, 2.0], rtol=0.05)
+    p = motion.sample((64, 160), rng, fidelity="paper", fixed={"translation_sd": (0.0, 5.0)})
+    assert all(r == 0.0 and c != 0.0 for r, c in p.translations)
+
+
+def test_zero_spreads_mean_no_rotation_and_no_translation(slice64):
+    no_turn = corrupt(slice64, "motion", 3, rotation_sd=0).params
+    assert no_turn["rotations"] == [0.0] * no_turn["n_segments"]
+    assert any(t != [0.0, 0.0] for t in no_turn["translations"])
+    still = corrupt(slice64, "motion", 3, rotation_sd=0, translation_sd=0, output="complex")
+    assert still.params["translations"] == [[0.0, 0.0]] * still.params["n_segments"]
+    assert all(str(v) == "0.0" for t in still.params["translations"] for v in t)  # no -0.0
+    # Poses that do not move: every line is the clean one (the segments stay reported).
+    kspace = motion.corrupted_kspace(slice64, params_of(still))
+    np.testing.assert_array_equal(kspace, fft2c(slice64))
+    assert still.lines.any()
+
+
+def test_integer_translation_without_rotation_is_exact():
+    image = smooth_phantom((32, 30), seed=2)
+    params = rigid((32, 30), 0, ((0, 32),), (0.0,), ((2.0, -3.0),))
+    shifted = np.roll(image, (2, -3), axis=(0, 1))
+    # On the grid, not through the NUFFT (accuracy 1e-6): float64 round-off only.
+    np.testing.assert_allclose(
+        motion.corrupted_kspace(image, params), fft2c(shifted), rtol=0, atol=1e-13
+    )
+
+
+def test_explicit_poses_win_over_the_spreads(image):
+    base = corrupt(image, "motion", 6, output="complex")
+    poses = {k: base.params[k] for k in ("segments", "rotations", "translations")}
+    # Spreads that would give other poses: the explicit ones are used, and recorded as given.
+    other = corrupt(image, "motion", 6, output="complex", rotation_sd=0, translation_sd=50, **poses)
+    assert other.image.tobytes() == base.image.tobytes()
+    assert other.params["rotations"] == base.params["rotations"]
+    assert other.params["rotation_sd"] == 0.0 and other.params["translation_sd"] == [50.0, 50.0]
+    # The record of either replays it, bit for bit.
+    for result in (base, other):
+        replay = corrupt(image, "motion", **json.loads(json.dumps(result.params)))
+        assert replay.image.tobytes() == result.image.tobytes()
+        assert replay.params == result.params
+
+
+def test_spreads_are_ignored_when_mixed_draws_periodic(image):
+    kinds = set()
+    for seed in range(8):
+        result = corrupt(image, "motion", seed, motion="mixed", rotation_sd=1, translation_sd=1)
+        kinds.add(result.params["motion"])
+        if result.params["motion"] == "periodic":
+            assert result.params["rotation_sd"] is None
+        else:
+            assert result.params["rotation_sd"] == 1.0
+    assert kinds == {"rigid", "periodic"}
+
+
+# --- non-square images: the same battery ------------------------------------------------------
+
+NON_SQUARE = [(48, 40), (40, 48), (256, 232)]
+
+
+@pytest.mark.parametrize("shape", NON_SQUARE)
+@pytest.mark.parametrize("kind", ["rigid", "periodic"])
+@pytest.mark.parametrize("pe_axis", [0, 1])
+def test_non_square_battery(shape, kind, pe_axis):
+    image = smooth_phantom(shape, seed=4) + 0.05 * np.random.default_rng(4).random(shape)
+    n = shape[pe_axis]
+    fixed = {"motion": kind, "pe_axis": pe_axis}
+    # Zero strength: the input, no line reported.
+    identity = corrupt(image, "motion", 1, zscore=False, corrupted_fraction=0, **fixed)
+    np.testing.assert_array_equal(identity.image, image)
+    assert identity.lines.shape == (n,) and not identity.lines.any()
+    # Same seed same bits, another seed other bits.
+    a = corrupt(image, "motion", 8, output="complex", zscore=False, **fixed)
+    b = corrupt(image, "motion", 8, output="complex", zscore=False, **fixed)
+    c = corrupt(image, "motion", 9, output="complex", zscore=False, **fixed)
+    assert a.image.tobytes() == b.image.tobytes() and not np.array_equal(a.image, c.image)
+    assert corrupt(image, "motion", **a.params).image.tobytes() == a.image.tobytes()
+    # Shape and dtype.
+    for dtype in (np.float32, np.float64):
+        out = corrupt(image.astype(dtype), "motion", 8, zscore=False, **fixed)
+        assert out.image.shape == shape and out.image.dtype == dtype
+    assert a.image.shape == shape and a.image.dtype == np.complex128
+    # .lines spans the PE side and names exactly the lines that changed.
+    assert a.lines.shape == (n,) and a.lines.any() and not a.lines.all()
+    np.testing.assert_array_equal(changed_lines(image, a.image, pe_axis), a.lines)
+    # Every other line, the clean centre among them, is the clean k-space's bit for bit.
+    clean = fft2c(image)
+    kspace = motion.corrupted_kspace(image, params_of(a))
+    keep = (~a.lines, slice(None)) if pe_axis == 0 else (slice(None), ~a.lines)
+    assert kspace[keep].tobytes() == clean[keep].tobytes()
+    if kind == "rigid":
+        band = motion.centre_band(n, a.params["clean_centre"])
+        assert band.stop - band.start == round(0.07 * n) > 0 and not a.lines[band].any()
+    else:
+        ky = 2 * np.pi * (np.arange(n) - n // 2) / n
+        assert not a.lines[np.abs(ky) <= a.params["ky0"]].any()

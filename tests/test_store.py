@@ -189,3 +189,8 @@ def test_the_projects_writers_keep_the_previous_file_when_a_write_fails(
         write()
     assert path.read_bytes() == b"previous"
     assert _hidden(tmp_path) == []
+
+
+def test_files_get_the_usual_permissions_not_the_temporary_files_private_ones(tmp_path):
+    path = atomic_write_json(tmp_path / "shared.json", {})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~store._UMASK

@@ -10,7 +10,8 @@ Each artefact module (``bias``, ``subsampling``, ``motion``, ``noise``) provides
     draws the values that ``fixed`` leaves open, from the Generator ``rng``;
 ``apply(image, params) -> Applied``
     deterministic: the corrupted image (complex where k-space was touched) and extras
-    (the subsampling mask, the low-resolution image of a centred mask).
+    (the subsampling mask, the low-resolution image of a centred mask, the PE lines motion
+    corrupted).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Applied:
     image: np.ndarray
     mask: np.ndarray | None = None
     low_res: np.ndarray | None = None
+    lines: np.ndarray | None = None  # motion only: bool over the PE index, True = corrupted
 
 
 @dataclass
@@ -73,6 +75,10 @@ class Corruption:
         The k-space mask applied (subsampling only).
     low_res : ndarray or None
         Centred masks only: the image of the cropped k-space, scaled like ``image``.
+    lines : ndarray of bool, shape (N,), or None
+        Motion only: over the phase-encoding index (N = ``image.shape[params["pe_axis"]]``),
+        True on the lines the motion corrupted (all False for the identity); the other
+        lines of the k-space are the clean image's.
     """
 
     image: np.ndarray
@@ -80,6 +86,7 @@ class Corruption:
     params: dict[str, Any] = field(default_factory=dict)
     mask: np.ndarray | None = None
     low_res: np.ndarray | None = None
+    lines: np.ndarray | None = None
 
 
 def convert(image: np.ndarray, output: str) -> np.ndarray:

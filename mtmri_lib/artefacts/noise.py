@@ -13,6 +13,21 @@ image (about 2e-16 relative, -313 dB): a higher finite SNR could not differ from
 noise, and a lower SNR would only move the computation towards overflow. Inside the limits
 the noise sd, ``S / 10**(snr_db / 20)``, lies between 1e-15 S and 1e5 S and cannot overflow
 for any image `corrupt` accepts.
+
+Effective SNR
+-------------
+Keeping the real part of the inverse FFT (``output="real"``, the default, as the released
+code) halves the noise power: for a real image ``Re(x)`` keeps the signal and, in k-space,
+averages the noise with its conjugate mirror, ``(n(k) + conj(n(-k))) / 2``, whose per-part
+variance is half that of ``n``. The SNR in the output is therefore ``snr_db + 10 log10 2``,
+about 3.01 dB higher than the nominal one (in this code and the released code alike: Table
+6's 5 / 0 / -5 dB are about 8 / 3 / -2 dB in effect). The parameters record it as
+``effective_snr_db`` (`effective_snr_db`): ``snr_db + 10 log10 2`` for ``output="real"``,
+``snr_db`` for ``"magnitude"`` and ``"complex"`` (``inf`` stays ``inf``). It is derived,
+not a pin: given back on replay it must agree with ``snr_db`` and ``output`` within
+`EFFECTIVE_SNR_TOLERANCE_DB`, or `derived` raises naming both. (For a complex input the
+real part drops part of the signal as well, so the rule holds for real images, as the data
+pipeline gives.)
 """
 
 from __future__ import annotations
@@ -23,16 +38,20 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_int, check_number
+from .._checks import check_choice, check_int, check_number
 from ..fourier import fft2c, ifft2c
-from ._base import Applied
+from ._base import OUTPUTS, Applied
 
 __all__ = [
     "ACCEPTED",
     "Params",
     "SNR_RANGE_DB",
     "SNR_LIMITS_DB",
+    "REAL_PART_GAIN_DB",
+    "EFFECTIVE_SNR_TOLERANCE_DB",
     "sample",
+    "derived",
+    "effective_snr_db",
     "apply",
     "check_snr",
     "noise_sd",
@@ -43,7 +62,17 @@ SNR_RANGE_DB = (-12.0, 10.0)
 #: The finite SNRs accepted, in dB (see the module docstring); ``inf`` is accepted too.
 SNR_LIMITS_DB = (-100.0, 300.0)
 
-ACCEPTED = ("snr_db", "seed")
+#: SNR gained by keeping the real part of a real image's noisy inverse FFT: 10 log10 2 dB
+#: (about 3.0103 dB), the noise power halved.
+REAL_PART_GAIN_DB = 10.0 * math.log10(2.0)
+#: How far a given ``effective_snr_db`` may lie from the derived one, in dB: far above the
+#: rounding of one float addition near 300 dB (about 6e-14 dB), far below any SNR that
+#: matters.
+EFFECTIVE_SNR_TOLERANCE_DB = 1e-9
+
+#: ``effective_snr_db`` is accepted so that recorded parameters replay; it is checked, not
+#: pinned (see `derived`).
+ACCEPTED = ("snr_db", "seed", "effective_snr_db")
 
 _SEED_HIGH = 2**63 - 1
 
@@ -75,7 +104,11 @@ class Params:
 def sample(
     shape: tuple[int, int], rng: np.random.Generator, *, fidelity: str, fixed: dict[str, Any]
 ) -> Params:
-    """Draw the SNR (uniform in [-12, 10] dB) and the noise seed unless pinned."""
+    """Draw the SNR (uniform in [-12, 10] dB) and the noise seed unless pinned.
+
+    An ``effective_snr_db`` in ``fixed`` is not used here: it depends on the output, which
+    the sampler does not see, and `derived` checks it.
+    """
     snr_db = fixed["snr_db"] if "snr_db" in fixed else rng.uniform(*SNR_RANGE_DB)
     seed = fixed["seed"] if "seed" in fixed else int(rng.integers(0, _SEED_HIGH))
     return Params(snr_db=snr_db, seed=seed)
@@ -90,6 +123,63 @@ def check_snr(snr_db: Any) -> float:
             f"snr_db must lie in [{low:g}, {high:g}] dB, or be inf (no noise); got {snr:g}"
         )
     return snr
+
+
+def effective_snr_db(snr_db: Any, output: str) -> float:
+    """The SNR of the output, in dB, for a nominal ``snr_db`` (see the module docstring).
+
+    Parameters
+    ----------
+    snr_db : float
+        Nominal SNR in dB, in `SNR_LIMITS_DB` ([-100, 300]) or ``inf``.
+    output : {"real", "magnitude", "complex"}
+        What `corrupt` keeps of the noisy complex image.
+
+    Returns
+    -------
+    float
+        ``snr_db + 10 log10 2`` (`REAL_PART_GAIN_DB`, about 3.0103 dB) for ``"real"``,
+        ``snr_db`` otherwise; ``inf`` for ``snr_db=inf``.
+    """
+    snr = check_snr(snr_db)
+    check_choice("output", output, OUTPUTS)
+    return snr + REAL_PART_GAIN_DB if output == "real" else snr
+
+
+def derived(params: Params, *, output: str, fixed: dict[str, Any]) -> dict[str, float]:
+    """The values recorded beside ``params`` that depend on ``output``: ``effective_snr_db``.
+
+    A given ``fixed["effective_snr_db"]`` (a replayed record) must agree with the value
+    derived from ``params.snr_db`` and ``output`` within `EFFECTIVE_SNR_TOLERANCE_DB`
+    (1e-9 dB; both infinite counts as agreeing).
+
+    Returns
+    -------
+    dict
+        ``{"effective_snr_db": float}``.
+
+    Raises
+    ------
+    TypeError
+        ``effective_snr_db`` is not a real number.
+    ValueError
+        It is NaN, or disagrees with ``snr_db`` and ``output``: the message names both.
+    """
+    effective = effective_snr_db(params.snr_db, output)
+    if "effective_snr_db" in fixed:
+        given = check_number("effective_snr_db", fixed["effective_snr_db"], allow_inf=True)
+        if math.isinf(given) or math.isinf(effective):
+            agrees = given == effective
+        else:
+            agrees = abs(given - effective) <= EFFECTIVE_SNR_TOLERANCE_DB
+        if not agrees:
+            rule = "snr_db + 10 log10 2" if output == "real" else "snr_db"
+            raise ValueError(
+                f"effective_snr_db {given!r} disagrees with snr_db {params.snr_db!r} and "
+                f"output {output!r}, which give {effective!r} ({rule}); it is derived, "
+                "not a pin: pin snr_db instead"
+            )
+    return {"effective_snr_db": effective}
 
 
 def noise_sd(kspace: np.ndarray, snr_db: float) -> float:

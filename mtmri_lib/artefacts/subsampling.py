@@ -11,16 +11,47 @@ Three mask types (the article's fastMRI masks and its own centred masks):
     so that the total sampled fraction, centre included, is about 1/R (fastMRI's
     fraction-based equispaced mask; the article's acceleration is the total one).
 ``"centred"``
-    only the centre square, of side ``round(centre_fraction * N)`` along each axis. The
-    article and the released code take the same fractions (16/12/8/4 %), so "x2" keeps only
-    2.6 % of k-space; the corruption then also carries ``low_res``, the image of the cropped
-    k-space (what Table 4's bicubic baseline upsamples).
+    only the centre of k-space: ``round(centre_fraction * H)`` rows by
+    ``round(centre_fraction * W)`` columns (a square on a square image; on an H x W image
+    each side keeps the same fraction, so the low-resolution image keeps the field of view
+    and the aspect ratio, and loses resolution alike along both axes; ``pe_axis`` plays no
+    part). The article and the released code take the same fractions (16/12/8/4 %), so "x2"
+    keeps only 2.6 % of k-space; the corruption then also carries ``low_res``, the image of
+    the cropped k-space, of shape ``(round(centre_fraction * H), round(centre_fraction * W))``
+    (what Table 4's bicubic baseline upsamples).
 
 The acceleration R is drawn from {2, 3, 4, 8} with centre fractions 0.16, 0.12, 0.08, 0.04;
 another R needs ``centre_fraction``. ``pe_axis`` is the array axis along which the
 phase-encoding index runs (each acquired line is constant along the other axis); it is drawn
 from {0, 1} unless pinned, and a pinned value must be the int 0 or 1 (numpy integers too;
-bools and floats are refused). Identity: ``acceleration=1``.
+bools and floats are refused). Identity: ``acceleration=1``. Rounding is Python's
+``round`` (half to even) throughout.
+
+Fidelity
+--------
+``"paper"`` (the default) follows the article: a centre band of exactly
+``round(centre_fraction * N)`` lines around the zero frequency (index ``N // 2``, as
+`fft2c`), and for ``"equispaced"`` a total sampled fraction of about 1/R.
+
+``"code"`` reproduces the released code's random and equispaced masks, which differ in two
+ways (measured at N = 320; FACTS.md):
+
+* its centre band runs from ``round((N - n - 2) / 2)`` to ``round((N + n - 2) / 2)``
+  (exclusive), with ``n = round(centre_fraction * N)``: the ``- 2`` moves it one line
+  towards negative frequencies, and where ``N - n`` is odd both bounds fall on halves and
+  round to even, which changes its width by one line. At N = 320 the band holds 50 / 38 /
+  26 / 14 lines at R = 2 / 3 / 4 / 8 (not 51 / 38 / 26 / 13), centred on index 158.5 instead
+  of 160;
+* its equispaced spacing is fastMRI's adjusted acceleration ``R (N - n) / (N - R n)``
+  rounded to an integer (2 at R = 2, where fastMRI keeps 2.47), from an offset drawn in
+  [0, spacing), over the indices below ``N - 1``; so its masks over-sample: about 0.58 /
+  0.34 / 0.26 / 0.13 of the lines at R = 2 / 3 / 4 / 8 instead of 1/R.
+
+Its random mask keeps each of the N lines with fastMRI's probability
+``(N/R - n) / (N - n)``, then adds the band (so the expected fraction stays close to 1/R).
+``exact=True`` with ``"code"`` keeps exactly ``round(N / R)`` lines, the code's band among
+them. Centred masks are the same under both fidelities (the released test-set helpers were
+never published).
 """
 
 from __future__ import annotations
@@ -91,6 +122,18 @@ def _band(n: int, width: int) -> slice:
     return slice(start, start + width)
 
 
+def _code_band(n: int, n_centre: int) -> slice:
+    """The released code's centre band for a nominal ``n_centre`` lines out of ``n``.
+
+    Its bounds subtract 2 before halving and are rounded half to even (Python's ``round``,
+    as the released code): one line off the zero frequency, and one line wider or narrower
+    than ``n_centre`` where ``n - n_centre`` is odd.
+    """
+    start = max(0, round((n - n_centre - 2) / 2))
+    stop = max(start, round((n + n_centre - 2) / 2))
+    return slice(start, stop)
+
+
 def _band_width(n: int, centre_fraction: float, what: str) -> int:
     width = int(round(centre_fraction * n))
     if width < 1:
@@ -131,8 +174,10 @@ def make_mask(
         Width of the fully sampled centre band (or of the centred square), as a fraction of
         the lines; defaults to the article's value for R in {2, 3, 4, 8}.
     fidelity : {"paper", "code"}
-        Accepted for symmetry with the other artefacts: the article and the released code
-        use the same masks, so it changes nothing.
+        "paper": the article's masks; "code": the released code's centre band and
+        equispaced spacing for ``"random"`` and ``"equispaced"`` masks (see the module
+        docstring: at R = 2 its equispaced masks keep about 58 % of the lines). Centred
+        masks and ``acceleration=1`` are the same under both.
 
     Returns
     -------
@@ -170,6 +215,27 @@ def make_mask(
             f"centre band does not fit: {n_centre} centre lines exceed the {target:.1f} lines "
             f"that acceleration {accel} allows out of {n_lines}"
         )
+    if fidelity == "code":
+        lines = _code_lines(n_lines, n_centre, accel, mask, exact, rng)
+    else:
+        lines = _paper_lines(n_lines, n_centre, target, accel, mask, exact, rng)
+    if pe_axis == 0:
+        result[lines, :] = True
+    else:
+        result[:, lines] = True
+    return result
+
+
+def _paper_lines(
+    n_lines: int,
+    n_centre: int,
+    target: float,
+    accel: float,
+    mask: str,
+    exact: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The article's lines: band of ``n_centre`` lines at ``n_lines // 2``, outer lines to 1/R."""
     lines = np.zeros(n_lines, dtype=bool)
     if mask == "random":
         outer = np.ones(n_lines, dtype=bool)
@@ -191,11 +257,44 @@ def make_mask(
             positions = np.round(np.arange(offset, n_lines, spacing)).astype(int)
             lines[positions[positions < n_lines]] = True
     lines[_band(n_lines, n_centre)] = True
-    if pe_axis == 0:
-        result[lines, :] = True
-    else:
-        result[:, lines] = True
-    return result
+    return lines
+
+
+def _code_lines(
+    n_lines: int,
+    n_centre: int,
+    accel: float,
+    mask: str,
+    exact: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The released code's lines (module docstring): its band, its rounded spacing.
+
+    ``n_centre`` is the nominal band, ``round(centre_fraction * N)``: the released code
+    computes the probability and the spacing from it, not from the band it actually keeps.
+    """
+    band = _code_band(n_lines, n_centre)
+    lines = np.zeros(n_lines, dtype=bool)
+    if mask == "random" and exact:
+        outer = np.ones(n_lines, dtype=bool)
+        outer[band] = False
+        outer_idx = np.flatnonzero(outer)
+        # The band may hold one line more than n_centre, so the count is clipped at 0.
+        n_pick = max(int(round(n_lines / accel)) - (band.stop - band.start), 0)
+        lines[rng.choice(outer_idx, size=n_pick, replace=False)] = True
+    elif mask == "random":
+        prob = (n_lines / accel - n_centre) / (n_lines - n_centre) if n_lines > n_centre else 0.0
+        # Every line is drawn, band included (as the code): the band is added afterwards.
+        lines |= rng.uniform(size=n_lines) < prob
+    else:  # equispaced
+        denominator = n_lines - accel * n_centre
+        if denominator > 0:
+            spacing = max(1, round(accel * (n_lines - n_centre) / denominator))
+            offset = int(rng.integers(0, spacing))
+            # The code stops below N - 1: the last line is never an equispaced sample.
+            lines[np.arange(offset, n_lines - 1, spacing)] = True
+    lines[band] = True
+    return lines
 
 
 @dataclass(frozen=True)
@@ -216,6 +315,8 @@ class Params:
         Exact line count for "random".
     seed : int
         Seed of the random lines or offset, in [0, 2**63 - 1].
+    fidelity : str
+        "paper" or "code": whose random and equispaced masks (see `make_mask`).
     """
 
     acceleration: float
@@ -224,6 +325,7 @@ class Params:
     pe_axis: int
     exact: bool
     seed: int
+    fidelity: str = "paper"
 
     def __post_init__(self) -> None:
         accel = _acceleration(self.acceleration)
@@ -233,6 +335,7 @@ class Params:
         object.__setattr__(self, "pe_axis", check_axis("pe_axis", self.pe_axis))
         object.__setattr__(self, "exact", _exact(self.exact))
         object.__setattr__(self, "seed", check_int("seed", self.seed, 0, _SEED_HIGH))
+        check_choice("fidelity", self.fidelity, FIDELITIES)
 
 
 def sample(
@@ -258,6 +361,7 @@ def sample(
         pe_axis=pe_axis,
         exact=fixed.get("exact", False),
         seed=seed,
+        fidelity=fidelity,
     )
     # Fail here, with the image's shape, if the centre band does not fit.
     _mask_of(shape, params)
@@ -273,6 +377,7 @@ def _mask_of(shape: tuple[int, int], params: Params) -> np.ndarray:
         rng=params.seed,
         exact=params.exact,
         centre_fraction=params.centre_fraction,
+        fidelity=params.fidelity,
     )
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..artefacts._base import to_json as _jsonable
+from ..artefacts.presets import preset_values
 from ..profiles import Profile, get_profile
 from ..store import atomic_folder, atomic_write, atomic_write_json
 from .settings import DataSettings, data_settings
@@ -93,25 +94,24 @@ class EvalSetting:
         return len(self.kinds) > 1
 
 
+def _article(kind: str, severity: str) -> dict[str, Any]:
+    # The article's test settings are defined once, as presets of the artefacts.
+    return preset_values(kind, f"article:{severity}")
+
+
 EVALUATION_SETTINGS: tuple[EvalSetting, ...] = (
-    EvalSetting("bias_05", ("bias",), {"field_range": (0.95, 1.05)}, 3, "5 % [0.95, 1.05]"),
-    EvalSetting("bias_10", ("bias",), {"field_range": (0.9, 1.1)}, 3, "10 % [0.9, 1.1]"),
-    EvalSetting("bias_20", ("bias",), {"field_range": (0.8, 1.2)}, 3, "20 % [0.8, 1.2]"),
-    EvalSetting(
-        "subsampling_x2", ("subsampling",), {"acceleration": 2, "mask": "centred"}, 4, "x2"
-    ),
-    EvalSetting(
-        "subsampling_x3", ("subsampling",), {"acceleration": 3, "mask": "centred"}, 4, "x3"
-    ),
-    EvalSetting(
-        "subsampling_x4", ("subsampling",), {"acceleration": 4, "mask": "centred"}, 4, "x4"
-    ),
-    EvalSetting("motion_25", ("motion",), {"clean_centre": 0.25}, 5, "25 % centre clean"),
-    EvalSetting("motion_12.5", ("motion",), {"clean_centre": 0.125}, 5, "12.5 % centre clean"),
-    EvalSetting("motion_05", ("motion",), {"clean_centre": 0.05}, 5, "5 % centre clean"),
-    EvalSetting("noise_+5dB", ("noise",), {"snr_db": 5.0}, 6, "SNR 5 dB"),
-    EvalSetting("noise_0dB", ("noise",), {"snr_db": 0.0}, 6, "SNR 0 dB"),
-    EvalSetting("noise_-5dB", ("noise",), {"snr_db": -5.0}, 6, "SNR -5 dB"),
+    EvalSetting("bias_05", ("bias",), _article("bias", "5%"), 3, "5 % [0.95, 1.05]"),
+    EvalSetting("bias_10", ("bias",), _article("bias", "10%"), 3, "10 % [0.9, 1.1]"),
+    EvalSetting("bias_20", ("bias",), _article("bias", "20%"), 3, "20 % [0.8, 1.2]"),
+    EvalSetting("subsampling_x2", ("subsampling",), _article("subsampling", "x2"), 4, "x2"),
+    EvalSetting("subsampling_x3", ("subsampling",), _article("subsampling", "x3"), 4, "x3"),
+    EvalSetting("subsampling_x4", ("subsampling",), _article("subsampling", "x4"), 4, "x4"),
+    EvalSetting("motion_25", ("motion",), _article("motion", "25%"), 5, "25 % centre clean"),
+    EvalSetting("motion_12.5", ("motion",), _article("motion", "12.5%"), 5, "12.5 % centre clean"),
+    EvalSetting("motion_05", ("motion",), _article("motion", "5%"), 5, "5 % centre clean"),
+    EvalSetting("noise_+5dB", ("noise",), _article("noise", "5dB"), 6, "SNR 5 dB"),
+    EvalSetting("noise_0dB", ("noise",), _article("noise", "0dB"), 6, "SNR 0 dB"),
+    EvalSetting("noise_-5dB", ("noise",), _article("noise", "-5dB"), 6, "SNR -5 dB"),
     EvalSetting("subsampling+motion", ("subsampling", "motion"), {}, 7, "(a) random order"),
     EvalSetting("noise+bias", ("noise", "bias"), {}, 7, "(b) random order"),
 )
