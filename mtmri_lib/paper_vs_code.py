@@ -36,6 +36,8 @@ __all__ = [
     "describe_corruptions",
     "severity_table",
     "plot_corruption_distributions",
+    "mask_fractions",
+    "measured_snr",
 ]
 
 
@@ -276,3 +278,93 @@ def plot_corruption_distributions(samples: pd.DataFrame, columns: Sequence[str])
         ax.set_title(column, fontsize=9)
     axes[0, 0].legend(fontsize=8)
     return fig
+
+
+def mask_fractions(
+    n_lines: int = 320,
+    *,
+    accelerations: Sequence[int] = (2, 3, 4, 8),
+    masks: Sequence[str] = ("equispaced", "random"),
+    draws: int = 50,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The fraction of phase-encoding lines each mask samples, under both fidelities.
+
+    ``draws`` masks of ``n_lines`` lines per (mask, acceleration, fidelity), draw ``i`` from
+    ``SeedSequence([seed, i])`` for every row. Columns: the mean and standard deviation of
+    the sampled fraction, and the nominal 1 / R beside them.
+    """
+    from .artefacts import make_mask
+
+    records = []
+    for mask in masks:
+        for acceleration in accelerations:
+            for fidelity in ("paper", "code"):
+                fractions = [
+                    make_mask(
+                        (n_lines, 2),
+                        acceleration=acceleration,
+                        mask=mask,
+                        pe_axis=0,
+                        rng=np.random.default_rng(np.random.SeedSequence([int(seed), i])),
+                        fidelity=fidelity,
+                    ).mean()
+                    for i in range(int(draws))
+                ]
+                records.append(
+                    {
+                        "mask": mask,
+                        "R": acceleration,
+                        "fidelity": fidelity,
+                        "nominal 1/R": 1 / acceleration,
+                        "sampled fraction": float(np.mean(fractions)),
+                        "sd": float(np.std(fractions)),
+                    }
+                )
+    return pd.DataFrame(records).set_index(["mask", "R", "fidelity"])
+
+
+def measured_snr(
+    image: np.ndarray,
+    snr_db: Sequence[float] = (5.0, 0.0, -5.0),
+    *,
+    outputs: Sequence[str] = ("complex", "real"),
+    draws: int = 10,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The SNR a noise corruption has in the image it returns, against the nominal one.
+
+    For each nominal ``snr_db`` and output, ``draws`` corruptions of ``image`` (in [0, 1]):
+    the noise that reached the output, ``out - image``, is taken back to k-space, and its
+    SNR is 20 log10(mean |k| / sd) with sd that of each of its real and imaginary parts, as
+    the article defines it. Keeping the real part halves the noise power, so "real" comes
+    out 10 log10 2 dB (3.0 dB) above the nominal value; ``effective_snr_db`` is what the
+    parameters record.
+    """
+    from .artefacts import corrupt
+    from .fourier import fft2c
+
+    image = np.asarray(image, dtype=np.float64)
+    signal = float(np.mean(np.abs(fft2c(image))))
+    records = []
+    for nominal in snr_db:
+        for output in outputs:
+            measured, recorded = [], None
+            for i in range(int(draws)):
+                rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
+                result = corrupt(
+                    image, "noise", rng, snr_db=float(nominal), output=output, zscore=False
+                )
+                noise = fft2c(result.image - image)
+                sd = float(np.sqrt(np.mean(np.abs(noise) ** 2) / 2))
+                measured.append(20 * np.log10(signal / sd))
+                recorded = result.params["effective_snr_db"]
+            records.append(
+                {
+                    "nominal SNR (dB)": float(nominal),
+                    "output": output,
+                    "measured SNR (dB)": float(np.mean(measured)),
+                    "effective_snr_db recorded": float(recorded),
+                }
+            )
+    return pd.DataFrame(records).set_index(["nominal SNR (dB)", "output"])

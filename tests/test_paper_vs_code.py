@@ -49,3 +49,22 @@ def test_severity_table_gives_each_variant_relative_to_the_reference(slices):
     assert table.loc[("motion", "none"), "relative to code"] > 1.0  # no clean centre: worse
     with pytest.raises(ValueError, match="no 'code' variant"):
         severity_table({"motion": motion[motion["variant"] == "none"]})
+
+
+def test_mask_fractions_show_the_released_masks_over_sampling():
+    from mtmri_lib.paper_vs_code import mask_fractions
+
+    table = mask_fractions(320, accelerations=(2, 4), masks=("equispaced",), draws=20)
+    assert abs(table.loc[("equispaced", 2, "paper"), "sampled fraction"] - 0.5) < 0.01
+    assert abs(table.loc[("equispaced", 2, "code"), "sampled fraction"] - 0.577) < 0.01
+    assert abs(table.loc[("equispaced", 4, "code"), "sampled fraction"] - 0.264) < 0.01
+
+
+def test_measured_snr_of_the_real_part_is_3_db_above_the_nominal(mr_slice):
+    from mtmri_lib.paper_vs_code import measured_snr
+
+    table = measured_snr(mr_slice, (0.0,), draws=3)
+    complex_, real = table.loc[(0.0, "complex")], table.loc[(0.0, "real")]
+    assert abs(complex_["measured SNR (dB)"]) < 0.2
+    assert abs(real["measured SNR (dB)"] - real["effective_snr_db recorded"]) < 0.2
+    assert real["effective_snr_db recorded"] == pytest.approx(10 * np.log10(2))
