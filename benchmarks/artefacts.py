@@ -1,51 +1,68 @@
-"""Benchmark the artefact simulators: time per slice, the training mix, and rigid motion
-against the straightforward reference.
+"""Benchmark the artefact simulators side by side with straightforward references.
 
 Timed on size x size slices of a real image: axial slices of the MNI152 template (packaged
 with nilearn, offline), prepared as the pipeline does (padded to square, Fourier-resized,
 scaled to [0, 1]); a smooth synthetic phantom if the template cannot be loaded.
 
-- Each artefact: ``corrupt(slice, kind, rng)`` with parameters drawn from the article's
-  ranges (a new draw per call); median milliseconds per slice over ``--repeats`` calls.
-  Rigid and periodic motion are timed apart (``motion="rigid"`` / ``"periodic"``). Kinds
-  whose module is missing or unfinished (ImportError, NotImplementedError) are skipped.
+- Each artefact, side by side with its reference in ``benchmarks/references.py`` (the
+  released code's approach, written from FACTS.md: gstools' grid field and a spline zoom
+  for the bias field, a fastMRI-style mask times the FFT, whole-image cubic-spline
+  resampling per segment for rigid motion, a phase multiplication for periodic motion,
+  complex Gaussian noise in k-space). The library's call is ``corrupt(slice, kind, rng)``
+  with parameters drawn from the article's ranges (a new draw per call, the draw timed
+  too); the reference applies the same draw's parameters (``.params``). The two calls
+  alternate, so both see the same load. Reported: the median and minimum ms per slice of
+  each, their ratio ours / reference (below 1: the library is faster), and, where both
+  compute the same image (bias, rigid and periodic motion), their relative l2 difference.
+  Kinds whose module is missing or unfinished (ImportError, NotImplementedError) are
+  skipped.
 - Training mix: one artefact per slice, drawn uniformly from the four kinds (motion
   rigid, the brain setting), as the training pipeline does; slices per second.
-- Rigid motion against the reference: the same parameter draws applied by the library's
-  k-space method (`motion.apply`) and by `motion.rigid_motion_reference` (cubic-spline
-  rotation and translation of the whole image per segment, then an FFT); median ms of
-  each, their ratio, and their relative l2 difference on the image (not zero: the two
-  differ in interpolation model and in what leaves the field of view; see the motion
-  module).
+- The machine: CPU model (``/proc/cpuinfo``), cores, BLAS libraries and their threads
+  (threadpoolctl), the load average before and after the timings.
+
+``--load N`` starts N processes that keep one core each busy beside the benchmark (a plain
+Python loop, no BLAS) and stops them at the end; each also stops on its own after
+``--load-seconds`` or when the benchmark's process is gone. Use it to see how the timings
+hold up on a shared machine.
 
 Usage::
 
-    python benchmarks/artefacts.py [--repeats 50] [--size 320] [--json out.json]
+    python benchmarks/artefacts.py [--repeats 50] [--size 320] [--load 2] [--json out.json]
 
-Timings are single-process wall-clock medians after warm-up calls.
+Timings are single-process wall-clock medians after warm-up calls, at the BLAS and FFT
+libraries' default threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Run from a source checkout without installing: the repository root on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run from a source checkout without installing: the repository root and this folder on the
+# path (``mtmri bench artefacts`` runs this file with runpy, so ``__file__`` is set).
+_HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(_HERE))
 
-from mtmri_lib.artefacts import KINDS, corrupt, motion  # noqa: E402
+from references import REFERENCES  # noqa: E402
+
+from mtmri_lib.artefacts import KINDS, corrupt  # noqa: E402
 from mtmri_lib.store import atomic_write_json  # noqa: E402
 
-#: What is timed: a row name, the kind, and pinned keywords.
+#: What is timed: a row name (also the key of `REFERENCES`), the kind, and pinned keywords.
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("bias", "bias", {}),
     ("subsampling", "subsampling", {}),
@@ -53,7 +70,10 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("periodic motion", "motion", {"motion": "periodic"}),
     ("noise", "noise", {}),
 ]
-#: The released code's speed on one 320 x 320 slice (FACTS.md, "Peers"), for comparison.
+#: Rows whose reference computes the library's image from the same parameters (the others
+#: draw their own random lines or noise).
+SAME_IMAGE = ("bias", "rigid motion", "periodic motion")
+#: The released code's speed on one 320 x 320 slice (FACTS.md, "Peers"), for context.
 RELEASED_CODE_MS = {
     "bias": 23.0,
     "subsampling": 3.3,
@@ -62,6 +82,22 @@ RELEASED_CODE_MS = {
     "noise": 9.7,
 }
 SKIPPED = (ImportError, NotImplementedError)
+WARMUP = 3
+#: At most this many load processes per core, and this long (s) for each: a typo in
+#: ``--load`` must not leave the machine saturated.
+MAX_LOAD_PER_CORE = 4
+MAX_LOAD_SECONDS = 3600.0
+
+# A busy loop that ends after argv[1] seconds or when its parent is gone (POSIX: the parent
+# pid changes), whichever comes first; no numpy, so it loads a core and nothing else.
+_BURN = """
+import os, sys, time
+parent, end = os.getppid(), time.monotonic() + float(sys.argv[1])
+x = 1
+while time.monotonic() < end and os.getppid() == parent:
+    for _ in range(200_000):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+"""
 
 
 def load_slices(size: int, n_slices: int) -> tuple[list[np.ndarray], str]:
@@ -90,33 +126,98 @@ def synthetic_phantom(size: int) -> np.ndarray:
     return (image - image.min()) / (image.max() - image.min())
 
 
-def median_ms(call: Callable[[int], Any], repeats: int, warmup: int = 3) -> tuple[float, float]:
-    """Median and minimum wall-clock time of ``call(i)`` in ms, after warm-up calls."""
-    for i in range(warmup):
-        call(i)
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        call(i)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times), 1e3 * min(times)
+@contextlib.contextmanager
+def cpu_load(processes: int, seconds: float = MAX_LOAD_SECONDS) -> Iterator[list[int]]:
+    """Keep ``processes`` cores busy inside the block (each for at most ``seconds``).
+
+    Yields the load processes' ids; they are stopped when the block ends, however it ends.
+    """
+    started: list[subprocess.Popen] = []
+    try:
+        for _ in range(processes):
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _BURN, str(seconds)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        if started:
+            time.sleep(0.5)  # let them reach full speed before anything is timed
+        yield [p.pid for p in started]
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def time_artefacts(slices: list[np.ndarray], repeats: int, seed: int) -> dict[str, dict[str, Any]]:
+def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = call()
+    return time.perf_counter() - start, value
+
+
+def _relative_difference(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.linalg.norm(ours - reference) / np.linalg.norm(reference))
+
+
+def time_side_by_side(
+    slices: list[np.ndarray], repeats: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Each artefact by the library and by its reference, alternating, on the same draws."""
     results: dict[str, dict[str, Any]] = {}
     for name, kind, fixed in CASES:
+        reference = REFERENCES[name]
+        # The reference needs each draw's parameters before it runs; a second generator
+        # with the same seed replays the library's draws without timing them twice.
+        draws = np.random.default_rng(seed)
         rng = np.random.default_rng(seed)
         try:
-            median, fastest = median_ms(
-                lambda i, kind=kind, fixed=fixed, rng=rng: corrupt(
-                    slices[i % len(slices)], kind, rng, **fixed
-                ),
-                repeats,
-            )
+            params = [
+                corrupt(slices[i % len(slices)], kind, draws, **fixed).params
+                for i in range(WARMUP + repeats)
+            ]
         except SKIPPED as error:
             results[name] = {"skipped": f"{type(error).__name__}: {error}"}
             continue
-        results[name] = {"median_ms": median, "min_ms": fastest}
+        ours_s, reference_s, differences = [], [], []
+        for i in range(WARMUP + repeats):
+            image = slices[i % len(slices)]
+            library = functools.partial(corrupt, image, kind, rng, **fixed)
+            straightforward = functools.partial(reference, image, params[i])
+            # Alternate which goes first, so a load that changes over time hits both alike.
+            if i % 2:
+                reference_time, expected = _timed(straightforward)
+                ours_time, result = _timed(library)
+            else:
+                ours_time, result = _timed(library)
+                reference_time, expected = _timed(straightforward)
+            if i < WARMUP:
+                continue
+            ours_s.append(ours_time)
+            reference_s.append(reference_time)
+            if name in SAME_IMAGE and len(differences) < 10:
+                differences.append(_relative_difference(result.image, expected))
+        ours_ms = 1e3 * statistics.median(ours_s)
+        reference_ms = 1e3 * statistics.median(reference_s)
+        results[name] = {
+            "median_ms": ours_ms,
+            "min_ms": 1e3 * min(ours_s),
+            "reference_median_ms": reference_ms,
+            "reference_min_ms": 1e3 * min(reference_s),
+            "ratio": ours_ms / reference_ms,
+            "relative_difference_median": (statistics.median(differences) if differences else None),
+        }
+        if name == "rigid motion":
+            results[name]["mean_segments"] = float(
+                np.mean([len(p["segments"] or ()) for p in params[WARMUP:]])
+            )
     return results
 
 
@@ -132,10 +233,10 @@ def time_training_mix(slices: list[np.ndarray], repeats: int, seed: int) -> dict
             pass
     if not available:
         return {"skipped": "no artefact available"}
-    kinds = [available[int(k)] for k in rng.integers(len(available), size=repeats + 3)]
+    kinds = [available[int(k)] for k in rng.integers(len(available), size=repeats + WARMUP)]
     start = None
     for i, kind in enumerate(kinds):
-        if i == 3:  # after warm-up
+        if i == WARMUP:
             start = time.perf_counter()
         corrupt(slices[i % len(slices)], kind, rng)
     elapsed = time.perf_counter() - start
@@ -146,65 +247,114 @@ def time_training_mix(slices: list[np.ndarray], repeats: int, seed: int) -> dict
     }
 
 
-def time_reference(slices: list[np.ndarray], repeats: int, seed: int) -> dict[str, Any]:
-    """The same rigid-motion draws applied by the fast method and by the reference."""
-    rng = np.random.default_rng(seed)
-    shape = slices[0].shape
-    draws = [
-        motion.sample(shape, rng, fidelity="paper", fixed={"motion": "rigid"})
-        for _ in range(repeats + 1)
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> list[dict[str, Any]]:
+    """The BLAS libraries loaded and their thread counts (threadpoolctl), or the env."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        return [{"threadpoolctl": "not installed", **{n: os.environ.get(n) for n in names}}]
+    return [
+        {
+            "library": Path(info["filepath"]).name,
+            "internal_api": info["internal_api"],
+            "version": info.get("version"),
+            "num_threads": info["num_threads"],
+            "threading_layer": info.get("threading_layer"),
+        }
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
     ]
-    fast_ms, _ = median_ms(
-        lambda i: motion.apply(slices[i % len(slices)], draws[i % len(draws)]), repeats, warmup=1
-    )
-    reference_ms, _ = median_ms(
-        lambda i: motion.rigid_motion_reference(slices[i % len(slices)], draws[i % len(draws)]),
-        repeats,
-        warmup=1,
-    )
-    differences = []
-    for i, params in enumerate(draws[: min(10, repeats)]):
-        image = slices[i % len(slices)]
-        fast = motion.apply(image, params).image
-        reference = motion.rigid_motion_reference(image, params)
-        differences.append(float(np.linalg.norm(fast - reference) / np.linalg.norm(reference)))
-    return {
-        "fast_median_ms": fast_ms,
-        "reference_median_ms": reference_ms,
-        "ratio": reference_ms / fast_ms,
-        "mean_segments": float(np.mean([p.n_segments for p in draws])),
-        "relative_difference_median": statistics.median(differences),
-    }
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def machine() -> dict[str, Any]:
-    import finufft
+    """What the timings depend on: CPU, cores, BLAS threads, library versions, the load."""
     import scipy
 
+    versions = {"numpy": np.__version__, "scipy": scipy.__version__}
+    for module in ("finufft", "gstools"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            versions[module] = None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "finufft": finufft.__version__,
+        "usable_cores": usable,
+        "blas": _blas(),
+        "load_average_before": _load_average(),
+        **versions,
     }
 
 
+def _blas_line(blas: list[dict[str, Any]]) -> str:
+    if blas and "library" not in blas[0]:
+        return "BLAS threads unknown (threadpoolctl not installed)"
+    return "; ".join(
+        f"{b['library']} ({b['internal_api']} {b['version']}): {b['num_threads']} threads"
+        for b in blas
+    )
+
+
 def print_table(report: dict[str, Any]) -> None:
+    m = report["machine"]
     print(f"Artefact simulation, {report['size']} x {report['size']} slices ({report['source']})")
-    print(f"median of {report['repeats']} calls, {report['machine']['cpu_count']} CPU(s)\n")
-    print(f"{'artefact':<18}{'median ms':>11}{'min ms':>9}{'slices/s':>10}{'released code ms':>18}")
+    print(
+        f"{m['cpu_model']}; {m['usable_cores']} usable core(s) of {m['cpu_count']}; "
+        f"{_blas_line(m['blas'])}"
+    )
+    print(
+        f"load average (1, 5, 15 min) before {m['load_average_before']}, after "
+        f"{m['load_average_after']}; {report['load_processes']} load process(es) beside it; "
+        f"median of {report['repeats']} calls each\n"
+    )
+    header = (
+        f"{'artefact':<17}{'ours ms':>9}{'ref. ms':>9}{'ours/ref.':>11}"
+        f"{'released ms':>13}{'difference':>12}"
+    )
+    print(header)
     for name, row in report["artefacts"].items():
         if "skipped" in row:
-            print(f"{name:<18}  skipped ({row['skipped']})")
+            print(f"{name:<17}  skipped ({row['skipped']})")
             continue
-        released = RELEASED_CODE_MS.get(name)
+        difference = row["relative_difference_median"]
         print(
-            f"{name:<18}{row['median_ms']:>11.2f}{row['min_ms']:>9.2f}"
-            f"{1e3 / row['median_ms']:>10.1f}{released:>18.1f}"
+            f"{name:<17}{row['median_ms']:>9.2f}{row['reference_median_ms']:>9.2f}"
+            f"{row['ratio']:>11.2f}{RELEASED_CODE_MS[name]:>13.1f}"
+            f"{'-' if difference is None else f'{difference:.1e}':>12}"
         )
+    print(
+        "\nours/ref. below 1: the library is faster than the straightforward reference, timed "
+        "alternately in this run.\nreleased ms: the released code on one 320 x 320 slice, "
+        "measured once elsewhere (FACTS.md). difference: relative l2 distance of the two "
+        "images\n(median; '-': the reference draws its own random lines or noise)."
+    )
+    rigid = report["artefacts"].get("rigid motion", {})
+    if "mean_segments" in rigid:
+        print(f"rigid motion: {rigid['mean_segments']:.1f} segments per draw on average")
     mix = report["training_mix"]
     if "skipped" in mix:
         print(f"\ntraining mix: skipped ({mix['skipped']})")
@@ -213,13 +363,6 @@ def print_table(report: dict[str, Any]) -> None:
             f"\ntraining mix (one of {', '.join(mix['kinds'])} per slice): "
             f"{mix['slices_per_s']:.1f} slices/s ({mix['mean_ms']:.2f} ms per slice)"
         )
-    ref = report["rigid_reference"]
-    print(
-        f"\nrigid motion, same {report['repeats']} draws (mean {ref['mean_segments']:.1f} "
-        f"segments): k-space method {ref['fast_median_ms']:.2f} ms, reference (cubic splines "
-        f"per segment) {ref['reference_median_ms']:.2f} ms -> {ref['ratio']:.1f}x faster; "
-        f"relative l2 difference of the images {ref['relative_difference_median']:.1e} (median)"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,21 +371,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=320, help="slice side in pixels")
     parser.add_argument("--seed", type=int, default=0, help="seed of the parameter draws")
     parser.add_argument("--slices", type=int, default=8, help="number of template slices")
+    parser.add_argument(
+        "--load", type=int, default=0, metavar="N", help="busy processes beside the benchmark"
+    )
+    parser.add_argument(
+        "--load-seconds",
+        type=float,
+        default=600.0,
+        help=f"longest life of each load process (at most {MAX_LOAD_SECONDS:g})",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.size < 8 or args.slices < 1:
         parser.error("--repeats and --slices must be >= 1, --size >= 8")
+    most = MAX_LOAD_PER_CORE * (os.cpu_count() or 1)
+    if not 0 <= args.load <= most:
+        parser.error(f"--load must lie in [0, {most}] ({MAX_LOAD_PER_CORE} per core)")
+    if not 0 < args.load_seconds <= MAX_LOAD_SECONDS:
+        parser.error(f"--load-seconds must lie in (0, {MAX_LOAD_SECONDS:g}]")
     slices, source = load_slices(args.size, args.slices)
-    report = {
-        "size": args.size,
-        "repeats": args.repeats,
-        "seed": args.seed,
-        "source": source,
-        "machine": machine(),
-        "artefacts": time_artefacts(slices, args.repeats, args.seed),
-        "training_mix": time_training_mix(slices, args.repeats, args.seed),
-        "rigid_reference": time_reference(slices, args.repeats, args.seed),
-    }
+    with cpu_load(args.load, args.load_seconds):
+        report: dict[str, Any] = {
+            "size": args.size,
+            "repeats": args.repeats,
+            "seed": args.seed,
+            "source": source,
+            "load_processes": args.load,
+            "machine": machine(),
+        }
+        report["artefacts"] = time_side_by_side(slices, args.repeats, args.seed)
+        report["training_mix"] = time_training_mix(slices, args.repeats, args.seed)
+        report["machine"]["load_average_after"] = _load_average()
     print_table(report)
     if args.json:
         atomic_write_json(args.json, report, indent=2)

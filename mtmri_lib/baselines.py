@@ -7,7 +7,8 @@ that returns the corrected image, z-normalised (float64):
 key       table       method
 ========  ==========  ===============================================================
 n4        3 (bias)    N4ITK bias-field correction (SimpleITK), 4 control points, no
-                      shrinking; intensities mapped to [0, 10] ("code": [0, 1])
+                      shrinking, Otsu foreground mask; intensities mapped to [0, 10]
+                      ("code": [0, 1] and no mask, the released call)
 bicubic   4 (subs.)   bicubic upsampling of the centred-mask low-resolution image to
                       ``shape=`` ("code": bilinear, the released code's accident)
 tv        5 (motion)  total-variation denoising (scikit-image, Chambolle), weight 0.05
@@ -28,8 +29,11 @@ single-threaded: the result then does not depend on the machine, and the evaluat
 parallelises over slices instead.
 
 Where the article is silent, the released evaluation scripts decide: TV and BM3D act on
-the z-normalised corrupted image, N4 gets no mask, and C.A.D.'s conductance is SimpleITK's
-default (3).
+the z-normalised corrupted image, and C.A.D.'s conductance is SimpleITK's default (3). One
+exception: the released script gives N4 no mask, and SimpleITK's N4 without a mask leaves an
+image whose background is exactly 0 (as the pipeline's slices) all but uncorrected; so
+``fidelity="paper"`` gives it a foreground mask (Otsu's threshold, as SimpleITK's own N4
+example does) and ``"code"`` keeps the released call (see `n4`).
 """
 
 from __future__ import annotations
@@ -91,7 +95,8 @@ BASELINE_INFO: dict[str, BaselineInfo] = {
         "N4ITK",
         "bias",
         3,
-        "SimpleITK N4, 4 control points, no shrinking, intensities in [0, 10]",
+        "SimpleITK N4, 4 control points, no shrinking, Otsu foreground mask, "
+        "intensities in [0, 10]",
         "SimpleITK",
     ),
     "bicubic": BaselineInfo(
@@ -171,6 +176,8 @@ def n4(
     control_points: int = 4,
     intensity_max: float | None = None,
     iterations: tuple[int, ...] = (50, 50, 50, 50),
+    mask: bool | np.ndarray | None = None,
+    shrink: int = 1,
 ) -> np.ndarray:
     """N4ITK bias-field correction (SimpleITK), as the article ran it.
 
@@ -179,20 +186,45 @@ def n4(
     image : ndarray of shape (H, W)
         The image with a multiplicative bias field (any scale).
     fidelity : {"paper", "code"}
-        "paper": intensities mapped to [0, 10] first (the article); "code": to [0, 1] (the
-        released script).
+        "paper": intensities mapped to [0, 10] first (the article), the field fitted on an
+        Otsu foreground mask. "code": the released script's call, intensities mapped to
+        [0, 1] and no mask.
     control_points : int
         Control points of the B-spline field per axis (>= 4, SimpleITK's minimum for cubic
         splines), 4 as in the article.
     intensity_max : float, optional
         Overrides the fidelity's range [0, intensity_max].
     iterations : tuple of int
-        Iterations per fitting level (SimpleITK's default: four levels of 50). The image is
-        not shrunk.
+        Iterations per fitting level (SimpleITK's default: four levels of 50).
+    mask : bool or ndarray of shape (H, W), optional
+        Where the field is fitted. None: the fidelity's choice; True: the foreground by
+        Otsu's threshold (SimpleITK's ``OtsuThreshold(image, 0, 1, 200)``, as its N4
+        example); False: every pixel; an array: its non-zero pixels (at least one).
+        The whole image is corrected either way.
+    shrink : int
+        Fit the field on the image shrunk by this factor per axis (1, the default and the
+        article's: not shrunk), then divide the full-resolution image by the field
+        reconstructed at full resolution (``GetLogBiasFieldAsImage`` of the full image).
+        At least 1, and the shrunk image must keep at least 4 pixels per side.
 
     Returns
     -------
     ndarray of shape (H, W), float64, z-normalised
+
+    Notes
+    -----
+    Why a mask at "paper": without one, SimpleITK's N4 does not correct an image whose
+    background is exactly 0, as the pipeline's slices are (measured on a 64 x 64 MNI152
+    slice with a zero background and a smooth 0.7-1.3 field, four levels of 50 iterations:
+    coefficient of variation of corrected / true 0.084 against 0.080 uncorrected; with the
+    Otsu mask 0.039). The mask makes the article's N4ITK row a working bias correction;
+    "code" keeps the released call for the paper-versus-code comparison.
+
+    Shrinking: on 320 x 320 MNI152 slices with a zero background and the library's bias
+    fields (one thread, a 2-core machine), shrink 4 took 0.2-0.3 s against 0.9-1.8 s
+    unshrunk, with the same bias left (coefficient of variation of corrected / true 0.026
+    both; 0.05-0.09 uncorrected). The time depends on how soon N4 converges, so it varies
+    with the image and the field; ``benchmarks/evaluation.py`` measures both.
     """
     import SimpleITK as sitk
 
@@ -205,13 +237,61 @@ def n4(
     levels = [check_int("iterations", i, 1) for i in iterations]
     if not levels:
         raise ValueError("iterations must name at least one fitting level")
+    shrink = check_int("shrink", shrink, 1, max(1, min(image.shape) // 4))
+    if mask is None:
+        mask = fidelity == "paper"
+    given_mask = _n4_mask(mask, image.shape)
+    otsu_mask = given_mask is None and bool(mask)
+    if image.max() == image.min():
+        return _znorm(image)  # no structure, no field to fit: zeros, like every method here
+
     scaled = sitk.GetImageFromArray(_rescale(image, intensity_max).astype(np.float32))
+    inputs = [scaled]
+    if given_mask is not None:
+        inputs.append(sitk.GetImageFromArray(given_mask.astype(np.uint8)))
+    elif otsu_mask:
+        otsu = sitk.OtsuThresholdImageFilter()
+        otsu.SetInsideValue(0)  # below the threshold: background
+        otsu.SetOutsideValue(1)
+        otsu.SetNumberOfHistogramBins(200)
+        otsu.SetNumberOfThreads(1)
+        inputs.append(otsu.Execute(scaled))
+    if shrink > 1:
+        shrinker = sitk.ShrinkImageFilter()
+        shrinker.SetShrinkFactors([shrink, shrink])
+        shrinker.SetNumberOfThreads(1)
+        inputs = [shrinker.Execute(item) for item in inputs]
     corrector = sitk.N4BiasFieldCorrectionImageFilter()
     corrector.SetNumberOfControlPoints([control_points, control_points])
     corrector.SetMaximumNumberOfIterations(levels)
     corrector.SetNumberOfThreads(1)
-    corrected = sitk.GetArrayFromImage(corrector.Execute(scaled))
+    output = corrector.Execute(*inputs)
+    if shrink == 1:
+        corrected = sitk.GetArrayFromImage(output)
+    else:
+        # The fitted B-spline field evaluated on the full image's grid (same physical
+        # extent: the shrink keeps it), and the full image divided by it.
+        log_field = sitk.GetArrayFromImage(corrector.GetLogBiasFieldAsImage(scaled))
+        corrected = sitk.GetArrayFromImage(scaled) / np.exp(log_field)
     return _znorm(corrected)
+
+
+def _n4_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    """A given array mask as booleans (checked), or None for True / False."""
+    if isinstance(mask, (bool, np.bool_)):
+        return None
+    array = np.asarray(mask)
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"mask must be True, False or an array of the image's shape {tuple(shape)}; "
+            f"got shape {array.shape}"
+        )
+    if not (array.dtype == bool or np.issubdtype(array.dtype, np.number)):
+        raise TypeError(f"mask must be boolean or numeric; got dtype {array.dtype}")
+    array = array != 0
+    if not array.any():
+        raise ValueError("mask must mark at least one pixel (all are 0)")
+    return array
 
 
 # --------------------------------------------------------------------------- upsampling

@@ -216,3 +216,32 @@ def test_non_square_sampled_ranges_and_smoothness(shape):
         # differ by well under a tenth of the field's width (white noise: about the width).
         for axis in (0, 1):
             assert np.abs(np.diff(field, axis=axis)).max() < 0.1 * width
+
+
+def test_a_seed_gives_the_same_field_whatever_the_blas_thread_count():
+    """OpenBLAS sums the field's larger product in another order with more threads; the
+    field is computed on one, so worker processes and other machines get the same bits."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, numpy as np\n"
+        "from mtmri_lib.artefacts import corrupt\n"
+        "image = np.random.default_rng(0).random((320, 320))\n"
+        "digest = hashlib.sha256()\n"
+        "for seed in range(4):\n"
+        "    digest.update(corrupt(image, 'bias', seed, zscore=False).image.tobytes())\n"
+        "print(digest.hexdigest())\n"
+    )
+    digests = set()
+    for threads in ("1", "2"):
+        environment = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads)
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=environment, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1
+    assert hashlib.sha256().hexdigest() not in digests

@@ -5,6 +5,26 @@ variance 50, length scale ``length_scale`` in cells), generated on the article's
 whatever the image size, upsampled smoothly (cubic splines) to the image size, mapped
 linearly onto ``field_range`` and multiplied onto the image.
 
+Speed and threads
+-----------------
+The field is two small matrix products (the separable sum of gstools' modes, then the
+separable spline zoom). Handed to a multi-threaded BLAS, products this small cost more in
+waking and waiting for threads than they save, and on a loaded machine the waiting threads
+also take CPU time from the rest of the call (measured on 2 cores with two busy processes
+beside it: 76-160 ms per 320 x 320 field with OpenBLAS's default two threads, 9-17 ms with
+one; gstools' own grid evaluation and a spline zoom, 65-125 ms). So the products run with
+BLAS limited to one thread, through threadpoolctl (a core dependency). The limit is the
+process's, for the duration of each product: a BLAS call that another Python thread makes
+meanwhile also runs on one thread.
+
+One thread also makes the field independent of the machine's thread count: OpenBLAS
+(0.3.30) sums the first product, 32 x 2000 by 2000 x 32, in a different order with two or
+more threads than with one (the results differ in the last bits, about 4e-15 of the raw
+field), so without the limit a seed gave slightly different bits on machines, or in worker
+processes, with different BLAS thread counts. The fields are now the bits the unlimited
+code gave with one BLAS thread (``OPENBLAS_NUM_THREADS=1``). The spline-zoom products gave
+the same bits with one and two threads (measured for sizes 8 to 1024).
+
 Ranges
 ------
 paper (the article's training range, our reading; see the book's decisions page)
@@ -18,7 +38,9 @@ Identity: ``field_range=(1, 1)``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +163,28 @@ def random_field(length_scale: float, seed: int, n_modes: int = DEFAULT_MODES) -
     # cos(a + b) and sin(a + b) expanded: rows carry a, columns b.
     left = np.concatenate([cos_rows * z_1 + sin_rows * z_2, cos_rows * z_2 - sin_rows * z_1], 1)
     right = np.concatenate([np.cos(phase_cols), np.sin(phase_cols)], 1)
-    return np.sqrt(VARIANCE / n_modes) * (left @ right.T)
+    with _one_blas_thread():
+        product = left @ right.T
+    return np.sqrt(VARIANCE / n_modes) * product
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's controller of the BLAS libraries loaded.
+
+    Made once, on first use (finding the libraries takes about a millisecond); numpy's BLAS,
+    the one its matrix products call, is loaded by then.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread inside the block (see the module docstring for why)."""
+    with _blas_controller().limit(limits=1):
+        yield
 
 
 @functools.lru_cache(maxsize=16)
@@ -168,10 +211,18 @@ def bias_field(shape: tuple[int, int], params: Params) -> np.ndarray:
     if low == high:
         return np.full(shape, low)
     raw = random_field(params.length_scale, params.seed, params.n_modes)
-    smooth = _upsampling_matrix(shape[0]) @ raw @ _upsampling_matrix(shape[1]).T
-    span = smooth.max() - smooth.min()
-    unit = (smooth - smooth.min()) / span if span > 0 else np.zeros_like(smooth)
-    return low + unit * (high - low)
+    with _one_blas_thread():
+        smooth = _upsampling_matrix(shape[0]) @ raw @ _upsampling_matrix(shape[1]).T
+    lowest = smooth.min()
+    span = smooth.max() - lowest
+    if not span > 0:
+        return np.full(shape, low)
+    # In place, in the order of low + (smooth - min) / span * (high - low): the same bits.
+    smooth -= lowest
+    smooth /= span
+    smooth *= high - low
+    smooth += low
+    return smooth
 
 
 def apply(image: np.ndarray, params: Params) -> Applied:

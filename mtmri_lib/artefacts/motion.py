@@ -67,7 +67,8 @@ rotation samples K on the grid, where K is the clean k-space itself: its lines a
 clean ones times the ramp, with no NUFFT error. One transform serves all segments, and only
 the corrupted lines are evaluated: about 20 ms for a 320 x 320 slice on a 2-core machine,
 about a tenth of the time of resampling the whole image once per segment with cubic
-splines (`rigid_motion_reference`; ``benchmarks/artefacts.py`` measures both). The two
+splines (``rigid_motion_reference`` in ``benchmarks/references.py``;
+``benchmarks/artefacts.py`` measures both). The two
 differ only in the interpolation model:
 
 - The image is treated as band-limited (its sinc interpolant): frequencies that the
@@ -95,7 +96,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from .._checks import check_axis, check_choice, check_int, check_number
-from ..fourier import fft2c, ifft2c, nufft2c
+from ..fourier import fft2c, filter_lines2c, ifft2c, nufft2c
 from ._base import FIDELITIES, Applied
 
 __all__ = [
@@ -107,7 +108,6 @@ __all__ = [
     "corrupted_kspace",
     "corrupted_lines",
     "centre_band",
-    "rigid_motion_reference",
 ]
 
 #: Values of the ``motion`` keyword.
@@ -797,13 +797,17 @@ def _rigid_kspace(image: np.ndarray, params: Params) -> np.ndarray:
     return kspace
 
 
-def _periodic_kspace(image: np.ndarray, params: Params) -> np.ndarray:
-    n_lines = image.shape[params.pe_axis]
-    kspace = fft2c(image)
+def _periodic_ramp(n_lines: int, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """The phase-encoding lines with a phase error (|ky| > ky0) and exp(-i phi) on each."""
     ky = _ky(n_lines)
     lines = np.flatnonzero(np.abs(ky) > params.ky0)
     phi = ky[lines] * params.delta * np.sin(params.frequency * ky[lines] + params.phase)
-    ramp = np.exp(-1j * phi)
+    return lines, np.exp(-1j * phi)
+
+
+def _periodic_kspace(image: np.ndarray, params: Params) -> np.ndarray:
+    kspace = fft2c(image)
+    lines, ramp = _periodic_ramp(image.shape[params.pe_axis], params)
     if params.pe_axis == 0:
         kspace[lines, :] *= ramp[:, None]
     else:
@@ -857,51 +861,10 @@ def apply(image: np.ndarray, params: Params) -> Applied:
     if not lines.any():
         return Applied(image=image.copy(), lines=lines)
     out_dtype = np.result_type(image.dtype, np.complex64)
-    corrupted = ifft2c(corrupted_kspace(image, params))
+    if params.motion == "periodic":
+        # A phase error per line: ifft2c(corrupted_kspace(...)) bit for bit, two shifts fewer.
+        ramp_lines, ramp = _periodic_ramp(image.shape[params.pe_axis], params)
+        corrupted = filter_lines2c(_as_working(image), ramp_lines, ramp, params.pe_axis)
+    else:
+        corrupted = ifft2c(corrupted_kspace(image, params))
     return Applied(image=corrupted.astype(out_dtype, copy=False), lines=lines)
-
-
-def rigid_motion_reference(image: np.ndarray, params: Params) -> np.ndarray:
-    """Slow reference for rigid motion: resample the whole image for every segment.
-
-    For each segment the image is rotated and translated with cubic splines
-    (``scipy.ndimage.affine_transform``, order 3, zero outside the image), transformed with
-    `fft2c`, and the segment's lines are taken from that k-space; the other lines are the
-    clean k-space's. This is the straightforward method (and what the released code does);
-    `apply` computes the same lines directly in k-space. Used by the tests (agreement) and
-    ``benchmarks/artefacts.py`` (speed).
-
-    Returns
-    -------
-    complex128 ndarray of shape (H, W)
-        ``ifft2c`` of the corrupted k-space, as ``apply(image, params).image``.
-    """
-    from scipy import ndimage
-
-    if params.motion != "rigid":
-        raise ValueError(f"rigid_motion_reference needs motion='rigid'; got {params.motion!r}")
-    image = _as_working(image)
-    kspace = fft2c(image)
-    if params.is_identity:
-        return ifft2c(kspace)
-    _check_layout(image.shape[params.pe_axis], params)
-    centre = np.array([image.shape[0] // 2, image.shape[1] // 2], dtype=float)
-    for (start, stop), angle, shift in zip(
-        params.segments, params.rotations, params.translations, strict=True
-    ):
-        theta = math.radians(angle)
-        rotation = np.array(
-            [[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]]
-        )
-        # Output pixel x reads the input at R^T (x - centre - t) + centre.
-        offset = centre - rotation.T @ (centre + np.asarray(shift))
-        moved = ndimage.affine_transform(
-            image, rotation.T, offset=offset, order=3, mode="constant", cval=0.0
-        )
-        lines = np.arange(start, stop)
-        moved_k = fft2c(moved)
-        if params.pe_axis == 0:
-            kspace[lines, :] = moved_k[lines, :]
-        else:
-            kspace[:, lines] = moved_k[:, lines]
-    return ifft2c(kspace)

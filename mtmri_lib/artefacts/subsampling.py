@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_axis, check_choice, check_int, check_number, to_rng
-from ..fourier import crop_or_pad_kspace, fft2c, ifft2c
+from ..fourier import crop_or_pad_kspace, fft2c, filter2c, ifft2c
 from ._base import FIDELITIES, Applied
 
 __all__ = ["ACCEPTED", "Params", "MASKS", "CENTRE_FRACTIONS", "make_mask", "sample", "apply"]
@@ -386,15 +386,15 @@ def apply(image: np.ndarray, params: Params) -> Applied:
     mask = _mask_of(image.shape, params)
     if mask.all():
         return Applied(image=image, mask=mask)
+    if params.mask != "centred":
+        return Applied(image=filter2c(image, mask), mask=mask)
     kspace = fft2c(image)
     corrupted = ifft2c(kspace * mask)
-    low_res = None
-    if params.mask == "centred":
-        n_rows = int(mask.any(axis=1).sum())
-        n_cols = int(mask.any(axis=0).sum())
-        cropped = crop_or_pad_kspace(kspace, (n_rows, n_cols))
-        # Rescale so that the low-resolution image keeps the input's intensity scale (the
-        # orthonormal transform would change it with the number of pixels).
-        scale = np.sqrt((n_rows * n_cols) / (image.shape[0] * image.shape[1]))
-        low_res = ifft2c(cropped) * scale
+    n_rows = int(mask.any(axis=1).sum())
+    n_cols = int(mask.any(axis=0).sum())
+    cropped = crop_or_pad_kspace(kspace, (n_rows, n_cols))
+    # Rescale so that the low-resolution image keeps the input's intensity scale (the
+    # orthonormal transform would change it with the number of pixels).
+    scale = np.sqrt((n_rows * n_cols) / (image.shape[0] * image.shape[1]))
+    low_res = ifft2c(cropped) * scale
     return Applied(image=corrupted, mask=mask, low_res=low_res)
