@@ -77,6 +77,13 @@ def _check_zscore(zscore: Any) -> bool:
     return bool(zscore)
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    """Whether every value is finite. A NaN or inf makes the sum non-finite, so a finite sum
+    settles it in one pass without a boolean array; only a non-finite sum (which finite
+    values near float64's limit can also give) needs the element-wise check."""
+    return bool(np.isfinite(array.sum())) or bool(np.all(np.isfinite(array)))
+
+
 def _check_finite(
     kind: str, source: np.ndarray, fixed: dict[str, Any], *arrays: np.ndarray | None
 ) -> None:
@@ -85,7 +92,7 @@ def _check_finite(
     An overflow shows as inf or NaN in the raw result; `znorm` itself cannot overflow, but
     it would turn inf into NaN, so the raw result and the final one are both checked.
     """
-    if all(a is None or np.all(np.isfinite(a)) for a in arrays):
+    if all(a is None or _all_finite(a) for a in arrays):
         return
     peak = float(np.max(np.abs(source)))
     message = f"corrupt(kind={kind!r}) overflows float64 (its result is not finite): "
