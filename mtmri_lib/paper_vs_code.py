@@ -224,12 +224,12 @@ def sample_training_corruptions(
 
 def describe_corruptions(samples: pd.DataFrame) -> pd.DataFrame:
     """Median and 5th / 95th percentiles of every column, per variant (in order of first
-    appearance)."""
+    appearance), to 4 decimals."""
     order = list(dict.fromkeys(samples["variant"]))
     numeric = samples.drop(columns=["slice"]).groupby("variant", sort=False)
     quantiles = numeric.quantile([0.05, 0.5, 0.95])
     quantiles.index = quantiles.index.set_names(["variant", "quantile"])
-    return quantiles.unstack("quantile").T[order]
+    return quantiles.unstack("quantile").T[order].round(4)
 
 
 def severity_table(samples: dict[str, pd.DataFrame], reference: str = "code") -> pd.DataFrame:
