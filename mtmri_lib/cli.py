@@ -75,6 +75,11 @@ def _kind_list(*, distinct: bool):
     return parse
 
 
+def _report_error(command: str, error: BaseException) -> None:
+    notes = "".join(f"\n  ({note})" for note in getattr(error, "__notes__", ()))
+    print(f"mtmri {command}: {error}{notes}", file=sys.stderr)
+
+
 def _book(args: argparse.Namespace) -> int:
     from .book import BookError, run_book
 
@@ -88,7 +93,7 @@ def _book(args: argparse.Namespace) -> int:
             build=not args.no_build,
         )
     except BookError as error:
-        print(f"mtmri book: {error}", file=sys.stderr)
+        _report_error("book", error)
         return 1
     return 0
 
@@ -124,17 +129,12 @@ def _correct(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     except (OSError, ValueError) as error:  # missing files, unreadable input, wrong model
-        print(f"mtmri correct: {error}", file=sys.stderr)
+        _report_error("correct", error)
         return 2
     if not args.quiet:
         for name, path in written.items():
             print(f"{name}: {path}")
     return 0
-
-
-def _report_error(command: str, error: BaseException) -> None:
-    notes = "".join(f"\n  ({note})" for note in getattr(error, "__notes__", ()))
-    print(f"mtmri {command}: {error}{notes}", file=sys.stderr)
 
 
 def _simulate(args: argparse.Namespace) -> int:

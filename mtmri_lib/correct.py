@@ -38,7 +38,7 @@ import numpy as np
 
 from ._checks import check_int
 from .fourier import fourier_resize
-from .store import atomic_files, atomic_write_json, check_writable_folder
+from .store import atomic_files, atomic_write_json, check_writable_folder, refuse_earlier_set
 
 __all__ = [
     "MIN_SIDE",
@@ -363,12 +363,7 @@ def correct_file(
     stem = _stem(input_path)
     made = not Path(out_dir).exists()
     out = check_writable_folder(out_dir)
-    existing = _earlier_set(out, stem)
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{out / existing[0]} exists (an earlier output set of {input_path.name}); give "
-            "--overwrite to replace it, or another output folder"
-        )
+    refuse_earlier_set(out, _earlier_set(out, stem), overwrite=overwrite)
     try:
         volume = read_volume(input_path, axis=axis)
         result = correct_volume(volume, corrector, batch_size=batch_size, progress=progress)

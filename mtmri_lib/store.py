@@ -29,6 +29,7 @@ __all__ = [
     "atomic_folder",
     "atomic_files",
     "check_writable_folder",
+    "refuse_earlier_set",
     "read_json",
     "StoreError",
 ]
@@ -177,6 +178,19 @@ def check_writable_folder(folder: str | os.PathLike, *, what: str = "output fold
     return folder
 
 
+def refuse_earlier_set(
+    folder: str | os.PathLike, names: Sequence[str], *, overwrite: bool = False
+) -> None:
+    """`FileExistsError` naming the first of ``names`` that exists in ``folder``, unless
+    ``overwrite``: the check `atomic_files` makes, for callers that make it before the work."""
+    existing = [name for name in names if (Path(folder) / name).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{Path(folder) / existing[0]} exists (an earlier output set: {len(existing)} "
+            "file(s)); give --overwrite (overwrite=True) to replace it, or another output folder"
+        )
+
+
 @contextlib.contextmanager
 def atomic_files(
     folder: str | os.PathLike,
@@ -202,14 +216,12 @@ def atomic_files(
     folder = Path(folder)
     made = not folder.exists()
     folder = check_writable_folder(folder)
-    existing = [name for name in [*names, *replaces] if (folder / name).exists()]
-    if existing and not overwrite:
+    try:
+        refuse_earlier_set(folder, [*names, *replaces], overwrite=overwrite)
+    except FileExistsError:
         if made:
             folder.rmdir()
-        raise FileExistsError(
-            f"{folder / existing[0]} exists (an earlier output set: {len(existing)} file(s)); "
-            "give --overwrite (overwrite=True) to replace it, or another output folder"
-        )
+        raise
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
     try:
         yield staging
