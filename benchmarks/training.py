@@ -100,7 +100,7 @@ def _volume(seed: int = 0) -> np.ndarray:
 def bench_correct(slices: int, batch: int, seed: int = 0) -> dict[str, Any]:
     from mtmri_lib.correct import correct_volume
     from mtmri_lib.models import build_model
-    from mtmri_lib.training import ModelCorrector
+    from mtmri_lib.inference import ModelCorrector
 
     start = time.perf_counter()
     corrector = ModelCorrector(build_model("paper", seed=seed), batch_size=batch)

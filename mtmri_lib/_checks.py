@@ -6,8 +6,8 @@ Each message names the parameter, what is allowed and the value that was given.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,7 +19,11 @@ __all__ = [
     "check_pair",
     "check_axis",
     "to_rng",
+    "profile_name",
+    "scale_settings",
 ]
+
+T = TypeVar("T")
 
 
 def to_rng(rng: np.random.Generator | int | None, name: str = "rng") -> np.random.Generator:
@@ -152,3 +156,33 @@ def check_axis(name: str, value: Any, ndim: int = 2) -> int:
     if not 0 <= value < ndim:
         raise ValueError(f"{name} must lie in [0, {ndim - 1}]; got {value}")
     return value
+
+
+def profile_name(profile: Any) -> str:
+    """The name of a profile given by name or as a `mtmri_lib.profiles.Profile` (any object
+    with a string ``name``)."""
+    name = profile if isinstance(profile, str) else getattr(profile, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(
+            f"profile must be a profile name or a Profile; got {type(profile).__name__}"
+        )
+    return name
+
+
+def scale_settings(profile: Any, part: str, named: Mapping[str, T], kind: type[T]) -> T:
+    """One layer's settings of a profile, without importing the profile layer.
+
+    ``profile`` is a settings object of that layer (returned as it is), a name looked up in
+    the layer's own ``named`` table, or a `mtmri_lib.profiles.Profile`, whose attribute
+    ``part`` holds the settings it composes (so ``profile.with_(...)`` reaches every layer).
+    An unknown name raises; there is no silent fallback.
+    """
+    if isinstance(profile, kind):
+        return profile
+    composed = getattr(profile, part, None)
+    if isinstance(composed, kind):
+        return composed
+    name = profile_name(profile)
+    if name not in named:
+        raise ValueError(f"profile must be one of {', '.join(named)}; got {name!r}")
+    return named[name]

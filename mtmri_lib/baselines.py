@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_choice, check_image, check_int, check_number
+from .artefacts import FIDELITIES, znorm
 
 __all__ = [
     "BASELINES",
@@ -60,10 +61,7 @@ __all__ = [
     "cad",
     "bm3d_denoise",
     "missing_packages",
-    "describe_methods",
 ]
-
-FIDELITIES = ("paper", "code")
 
 
 @dataclass(frozen=True)
@@ -139,8 +137,6 @@ def _check_fidelity(fidelity: str) -> str:
 
 def _znorm(image: np.ndarray) -> np.ndarray:
     """`mtmri_lib.artefacts._base.znorm` in float64 (an image without structure: zeros)."""
-    from .artefacts._base import znorm
-
     return znorm(np.asarray(image, dtype=np.float64))
 
 
@@ -368,9 +364,9 @@ def upsample(
     -------
     ndarray of shape ``shape``, float64 (not normalised)
     """
-    low_res = _real_image(low_res, "low_res") if min(np.shape(low_res)) >= 2 else None
-    if low_res is None:
+    if min(np.shape(low_res)) < 2:
         raise ValueError("low_res must be a 2-D image of at least 2 x 2 pixels")
+    low_res = _real_image(low_res, "low_res")
     check_choice("kernel", kernel, _KERNELS)
     check_choice("alignment", alignment, _ALIGNMENTS)
     a = check_number("a", a, -1.0, 0.0)
@@ -551,6 +547,11 @@ def _importable(module: str) -> bool:
     return True
 
 
+def _runs_here(info: BaselineInfo) -> bool:
+    """Whether a method's package (if it needs one) imports."""
+    return info.package is None or _importable(info.package)
+
+
 _FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
     "n4": n4,
     "bicubic": bicubic,
@@ -572,31 +573,5 @@ def missing_packages() -> dict[str, str]:
 #: key -> function(image, *, fidelity="paper", **settings) -> corrected image (z-normalised).
 #: Methods whose package does not import are absent.
 BASELINES: dict[str, Callable[..., np.ndarray]] = {
-    key: function
-    for key, function in _FUNCTIONS.items()
-    if BASELINE_INFO[key].package is None or _importable(BASELINE_INFO[key].package)
+    key: function for key, function in _FUNCTIONS.items() if _runs_here(BASELINE_INFO[key])
 }
-
-
-def describe_methods():
-    """A table of the article's comparison methods: settings and whether they run here."""
-    import pandas as pd
-
-    rows = []
-    for key, info in {**BASELINE_INFO, **NOT_AVAILABLE}.items():
-        if key in BASELINES:
-            status = "runs here"
-        elif key in NOT_AVAILABLE:
-            status = "not available here"
-        else:
-            status = f"not run: {info.package} not installed"
-        rows.append(
-            {
-                "method": info.label,
-                "table": info.table,
-                "artefact": info.artefact,
-                "settings": info.settings,
-                "status": status,
-            }
-        )
-    return pd.DataFrame(rows).set_index("method").sort_values("table", kind="stable")

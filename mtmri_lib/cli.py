@@ -27,6 +27,10 @@ import runpy
 import sys
 from pathlib import Path
 
+from .artefacts import KINDS
+from .correct import correct_file
+from .simulate import replay, simulate
+
 __all__ = ["main"]
 
 
@@ -58,8 +62,6 @@ def _kind_list(*, distinct: bool):
     """An argparse type: artefact names separated by commas (``motion,subsampling``)."""
 
     def parse(text: str) -> list[str]:
-        from .artefacts import KINDS  # here, so that the other commands start without it
-
         names = [name.strip() for name in text.split(",") if name.strip()]
         if not names:
             raise argparse.ArgumentTypeError(f"must name artefacts among {','.join(KINDS)}")
@@ -81,7 +83,7 @@ def _report_error(command: str, error: BaseException) -> None:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from .book import BookError, run_book
+    from .report.runner import BookError, run_book  # TensorFlow: the profiles need it
 
     try:
         run_book(
@@ -116,8 +118,6 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _correct(args: argparse.Namespace) -> int:
-    from .correct import correct_file
-
     try:
         written = correct_file(
             args.input,
@@ -163,7 +163,6 @@ def _simulate(args: argparse.Namespace) -> int:
         parser.error(
             "--sequence fixes the artefacts of every sample: give it without --kinds/--mix"
         )
-    from .simulate import simulate
 
     try:
         result = simulate(
@@ -206,8 +205,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .simulate import replay
-
     try:
         report = replay(args.replay, args.index, workers=args.workers, progress=not args.quiet)
     except (OSError, ValueError, TypeError) as error:  # no output there, an index out of range

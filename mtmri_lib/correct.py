@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_int
+from .data import read_volume
+from .data.readers import volume_format
 from .fourier import fourier_resize
 from .store import atomic_files, atomic_write_json, check_writable_folder, refuse_earlier_set
 
@@ -148,7 +150,7 @@ def correct_volume(
     """
     from tqdm.auto import tqdm
 
-    from .training import ModelCorrector, model_method
+    from .inference import ModelCorrector, model_method  # TensorFlow: only to correct
 
     batch_size = check_int("batch_size", batch_size, 1)
     corrector = model if isinstance(model, ModelCorrector) else model_method(model)
@@ -183,8 +185,11 @@ def correct_volume(
                     continue
                 small = fourier_resize(data[i], size)
                 low, high = float(small.min()), float(small.max())
-                unit = (small - low) / (high - low) if high > low else None
-                deviation = float(unit.std()) if unit is not None else 0.0
+                if not high > low:
+                    skipped.append(i)
+                    continue
+                unit = (small - low) / (high - low)
+                deviation = float(unit.std())
                 if deviation == 0.0:
                     skipped.append(i)
                     continue
@@ -276,6 +281,8 @@ def write_corrected(
     header, affine, shape = None, result.affine, None
     if nifti_source is not None:
         original = nibabel.load(nifti_source)
+        if not isinstance(original, nibabel.spatialimages.SpatialImage):
+            raise ValueError(f"{nifti_source}: not an image with a geometry (affine and shape)")
         header, affine, shape = original.header.copy(), original.affine, original.shape
     geometry = "the input's affine"
     if affine is None:
@@ -346,9 +353,7 @@ def correct_file(
     ValueError
         The model is not an mtmri model; `UnsupportedSizeError` for slices it cannot handle.
     """
-    from .data import read_volume
-    from .data.readers import volume_format
-    from .training import model_method
+    from .inference import model_method  # TensorFlow: only to correct
 
     batch_size = check_int("batch_size", batch_size, 1)
     input_path = Path(input_path)

@@ -58,17 +58,27 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import metrics
 from ._checks import check_choice
 from .artefacts._base import to_json as _jsonable
+from .baselines import BASELINE_INFO, BASELINES, identity
 from .metrics import FIDELITIES, check_metrics, default_workers, score_pairs
-from .store import atomic_write_json, atomic_write_text
+from .parallel import process_pool
+from .protocols import EvaluationSets, ResidualModel
+from .store import (
+    arrays_digest,
+    atomic_write_json,
+    atomic_write_text,
+    file_digest,
+    package_version,
+    shared_cache_dir,
+)
 
 __all__ = [
     "Method",
@@ -82,6 +92,7 @@ __all__ = [
     "residual_means",
     "seed_label",
     "seed_of",
+    "trained_methods",
     "shared_cache_dir",
     "COLUMNS",
     "CORRUPTED_INPUT",
@@ -239,17 +250,14 @@ def _file_digest(path: str | os.PathLike) -> str:
     path = str(path)
     stamp = (path, os.path.getmtime(path))
     if stamp not in _FILE_DIGESTS:
-        _FILE_DIGESTS[stamp] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        _FILE_DIGESTS[stamp] = file_digest(path)
     return _FILE_DIGESTS[stamp]
 
 
 def _package_version(name: str | None) -> str:
     if name is None:
         return ""
-    try:
-        return f"{name}=={metadata.version(name)}"
-    except metadata.PackageNotFoundError:
-        return f"{name}==?"
+    return f"{name}=={package_version(name) or '?'}"
 
 
 # --------------------------------------------------------------------------- methods
@@ -257,8 +265,6 @@ def _package_version(name: str | None) -> str:
 
 def identity_method() -> Method:
     """The corrupted input itself: the reference row of every table."""
-    from .baselines import identity
-
     return Method(identity)
 
 
@@ -270,7 +276,6 @@ def baseline_method(key: str, *, fidelity: str = "paper", **settings: Any) -> Me
     KeyError
         The method is not available here (its package does not import).
     """
-    from .baselines import BASELINE_INFO, BASELINES
 
     if key not in BASELINES:
         raise KeyError(
@@ -311,8 +316,6 @@ def batch_method(
 
 def comparison_methods(fidelity: str = "paper") -> dict[str, Method]:
     """The identity and every available comparison method, keyed by their table labels."""
-    from .baselines import BASELINE_INFO, BASELINES
-
     methods = {CORRUPTED_INPUT: identity_method()}
     for key in BASELINES:
         methods[BASELINE_INFO[key].label] = baseline_method(key, fidelity=fidelity)
@@ -338,18 +341,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "method"
 
 
-def _array_digest(*arrays: np.ndarray | None) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        if array is None:
-            digest.update(b"none|")
-            continue
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}|{array.shape}|".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
 def _describe_method(folder: Path, label: str, method: Method) -> None:
     """Write (once) a human-readable description of a cached method next to its scores."""
     path = folder / "method.json"
@@ -370,8 +361,6 @@ def _describe_method(folder: Path, label: str, method: Method) -> None:
 
 
 def _metrics_digest() -> str:
-    from . import metrics
-
     return _file_digest(metrics.__file__)[:10]
 
 
@@ -393,6 +382,8 @@ class _ScoreCache:
                 self.values[key] = self._read(self._path(key))
 
     def _path(self, key: tuple[str, str]) -> Path:
+        if self.folder is None:
+            raise ValueError("this score cache keeps its scores in memory only (no folder)")
         metric, fidelity = key
         return self.folder / f"{metric}-{fidelity}-{_metrics_digest()}.jsonl"
 
@@ -460,7 +451,7 @@ def _chunks(todo: Sequence[int], size: int) -> Iterable[list[int]]:
 
 
 def evaluate(
-    sets: Any,
+    sets: EvaluationSets,
     methods: Mapping[str, Method | Callable],
     *,
     set_names: Sequence[str] | None = None,
@@ -511,14 +502,14 @@ def evaluate(
     for fidelity in fidelities:
         check_choice("metric_fidelity", fidelity, FIDELITIES)
     keys = [(metric, fidelity) for fidelity in fidelities for metric in metrics]
-    methods = {str(name): _as_method(method) for name, method in methods.items()}
+    resolved = {str(name): _as_method(method) for name, method in methods.items()}
     if plan is None:
         names = list(sets.names) if set_names is None else list(set_names)
-        plan = {name: list(methods) for name in names}
+        plan = {name: list(resolved) for name in names}
     for set_name, labels in plan.items():
         if set_name not in sets.names:
             raise KeyError(f"no evaluation set {set_name!r}; sets: {', '.join(sets.names)}")
-        unknown = [label for label in labels if label not in methods]
+        unknown = [label for label in labels if label not in resolved]
         if unknown:
             raise KeyError(f"methods {unknown} of set {set_name!r} are not in methods")
     root = Path(cache_dir) if cache_dir is not None else None
@@ -531,10 +522,12 @@ def evaluate(
         evalset = sets[set_name]
         set_folder = None
         if root is not None:
-            digest = _array_digest(evalset.corrupted, evalset.low_res, clean)[:12]
+            digest = arrays_digest(
+                {"corrupted": evalset.corrupted, "low_res": evalset.low_res, "clean": clean}
+            )[:12]
             set_folder = root / f"{_slug(set_name)}-{digest}"
         for label in labels:
-            method = methods[label]
+            method = resolved[label]
             if method.input == "low_res" and evalset.low_res is None:
                 continue
             folder = None
@@ -582,8 +575,6 @@ def evaluate(
                     bar.update(len(chunk))
         if remote:
             from concurrent.futures import FIRST_COMPLETED, wait
-
-            from .parallel import process_pool
 
             n_remote = sum(len(job.todo) for job in remote)
             size = chunk_size or max(1, min(8, math.ceil(n_remote / (4 * workers))))
@@ -634,17 +625,6 @@ def evaluate(
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def shared_cache_dir(output_dir: str | os.PathLike) -> Path:
-    """Where the evaluation chapters of one run keep their per-slice scores.
-
-    The book runner gives each notebook its own ``output_dir`` (``<outputs>/<profile>/<name>``);
-    the scores live one level up (``<outputs>/<profile>/scores``), so a chapter reuses what
-    another computed (the comparison methods' scores, for example) instead of recomputing it.
-    Scores are keyed by the digests of set, method and metric code, so sharing is safe.
-    """
-    return Path(output_dir).resolve().parent / "scores"
-
-
 def score_table(scores: pd.DataFrame, set_name: str, metric: str) -> pd.DataFrame:
     """One set and metric of a tidy scores frame as a table: rows = slices, columns = methods
     (in order of first appearance), the input of `mtmri_lib.stats.friedman_nemenyi`."""
@@ -655,7 +635,7 @@ def score_table(scores: pd.DataFrame, set_name: str, metric: str) -> pd.DataFram
 
 
 def corrected_images(
-    sets: Any, set_name: str, methods: Mapping[str, Method | Callable], index: int = 0
+    sets: EvaluationSets, set_name: str, methods: Mapping[str, Method | Callable], index: int = 0
 ) -> dict[str, np.ndarray]:
     """The clean, corrupted and corrected versions of one slice (for figures)."""
     evalset = sets[set_name]
@@ -670,8 +650,8 @@ def corrected_images(
 
 
 def residual_means(
-    sets: Any,
-    models: Mapping[str, Any],
+    sets: EvaluationSets,
+    models: Mapping[str, ResidualModel],
     set_names: Sequence[str],
     *,
     progress: bool = True,
@@ -715,3 +695,48 @@ def residual_means(
                 origin = sets.slices[i] if i < len(sets.slices) else {}
                 rows.append((set_name, label, i, str(origin.get("volume", "")), head, float(value)))
     return pd.DataFrame(rows, columns=["set", "method", "slice", "volume", "head", "value"])
+
+
+def trained_methods(
+    profile: Any,
+    output_dir: str | os.PathLike,
+    *,
+    seed: int | None = None,
+    extra_seeds: int | None = None,
+    labels: Sequence[str] | None = None,
+    batch_size: int = 16,
+) -> dict[str, ResidualModel]:
+    """Every trained model of a profile as an evaluation method, keyed by its row label.
+
+    The main seed of each model is keyed by the article's label ("MT+L_C"); other seeds by
+    `seed_label` ("MT+L_C (seed 1)"). Models not trained yet are absent.
+
+    Parameters
+    ----------
+    seed : int or None
+        The book run's seed: its models are those of this seed and of the ``extra_seeds``
+        seeds after it (``seed + 1``, ...), as the training chapter trains them; models of
+        other runs in the same folder are left out. None: the lowest seed found per model
+        is the main one, every other seed an extra.
+    extra_seeds : int or None
+        How many seeds after the main one count (the profile's
+        ``TrainingSettings.extra_seeds``); 0: the main seeds only; None: every seed found.
+    labels : sequence of str or None
+        The models wanted, in order (see `trained_models`).
+    """
+    from .inference import model_method, trained_models  # TensorFlow: only when models are used
+
+    if seed is not None and extra_seeds is not None:
+        wanted = range(int(seed), int(seed) + int(extra_seeds) + 1)
+    elif seed is not None:
+        wanted = range(int(seed), 2**62)
+    methods: dict[str, ResidualModel] = {}
+    for model in trained_models(profile, output_dir, labels=labels):
+        if seed is not None and model.seed not in wanted:
+            continue
+        is_main = model.label not in methods and (seed is None or model.seed == int(seed))
+        if not is_main and (extra_seeds == 0 or model.label not in methods):
+            continue
+        key = model.label if is_main else seed_label(model.label, model.seed)
+        methods[key] = model_method(model.path, batch_size=batch_size)
+    return methods

@@ -14,6 +14,7 @@ from __future__ import annotations
 from . import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
 
 # isort: split
+
 import keras
 from keras import ops
 

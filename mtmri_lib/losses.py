@@ -26,16 +26,18 @@ from `ConvolutionalLoss`, the thin serialisable `keras.losses.Loss` around
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 from . import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
 
 # isort: split
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
 
+from .artefacts import FIDELITIES
 from .layers import znorm
 from .models import TASKS
 
@@ -52,12 +54,10 @@ __all__ = [
     "residual_regulariser",
     "training_objective",
     "kernel_responses",
-    "kernel_loss_table",
 ]
 
 #: Fidelity settings of the regulariser: the article's text (as this project reads it) or
 #: the released code.
-FIDELITIES: tuple[str, ...] = ("paper", "code")
 
 _RAW_KERNELS: dict[str, list[list[int]]] = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
@@ -389,44 +389,3 @@ def kernel_responses(image: np.ndarray) -> dict[str, np.ndarray]:
         name: ndimage.correlate(image, kernel, mode="constant", cval=0.0)
         for name, kernel in KERNELS.items()
     }
-
-
-def kernel_loss_table(
-    reference: np.ndarray,
-    images: Mapping[str, np.ndarray],
-    deltas: Mapping[str, float] | None = None,
-):
-    """The loss of each image against a reference: MSE, every kernel term, and L_C.
-
-    Parameters
-    ----------
-    reference : ndarray of shape (H, W)
-        The artefact-free image.
-    images : dict
-        ``{label: image (H, W)}``, for example a blurred and a noisy version.
-    deltas : dict or None
-        Weights of the L_C column (None: only the MSE, so L_C equals it).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per image; columns ``"MSE"``, one column per kernel with its unweighted term
-        ``MSE(I_k * reference, I_k * image)`` (the ``identity`` column equals the MSE), and
-        ``"L_C"`` = sum over kernels of delta_k times that term. Computed in float64 numpy.
-    """
-    import pandas as pd
-
-    deltas = check_deltas(deltas)
-    reference = np.asarray(reference, dtype=np.float64)
-    rows = {}
-    for label, image in images.items():
-        difference = reference - np.asarray(image, dtype=np.float64)
-        if difference.shape != reference.shape or difference.ndim != 2:
-            raise ValueError(f"image {label!r} must have the reference's shape (H, W)")
-        terms = {name: float(np.mean(r**2)) for name, r in kernel_responses(difference).items()}
-        rows[label] = {
-            "MSE": float(np.mean(difference**2)),
-            **terms,
-            "L_C": sum(deltas[name] * terms[name] for name in KERNEL_NAMES),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index")

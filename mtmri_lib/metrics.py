@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_choice, check_image
+from .artefacts import FIDELITIES, znorm
+from .parallel import process_pool
 
 __all__ = [
     "mse",
@@ -62,7 +64,6 @@ __all__ = [
     "score_pairs",
 ]
 
-FIDELITIES = ("paper", "code")
 
 #: The released code's effective SSIM data range (scikit-image's old default for float images).
 CODE_SSIM_DATA_RANGE = 2.0
@@ -78,8 +79,6 @@ PARALLEL_MIN_PIXELS = 1_000_000
 
 def _znorm(image: np.ndarray) -> np.ndarray:
     """`mtmri_lib.artefacts._base.znorm` in float64 (an image without structure: zeros)."""
-    from .artefacts._base import znorm
-
     return znorm(np.asarray(image, dtype=np.float64))
 
 
@@ -466,8 +465,6 @@ def score_pairs(
                     bar.update(min(stop, n) - start)
         else:
             from concurrent.futures import as_completed
-
-            from .parallel import process_pool
 
             with process_pool(workers) as pool:
                 futures = {

@@ -24,18 +24,20 @@ has 75,479,912 trainable and 75,489,672 parameters in all: the article's "75.4 m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
-
 from . import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
 
 # isort: split
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
 import keras
 import numpy as np
 
+from ._checks import scale_settings
+from .artefacts import KINDS
 from .layers import ZNORM_EPSILON, CentredFFT2D, ChannelSlice, RealToComplexChannels, ZNormalize
-from .profiles import get_profile
 
 __all__ = [
     "TASKS",
@@ -51,10 +53,14 @@ __all__ = [
     "model_summary",
     "build_model",
     "set_global_seed",
+    "ModelSpec",
+    "MODEL_SPECS",
+    "MODEL_LABELS",
+    "model_spec",
 ]
 
 #: The artefacts, in the order of the model's heads (and of the one-hot labels).
-TASKS: tuple[str, ...] = ("bias", "subsampling", "motion", "noise")
+TASKS: tuple[str, ...] = KINDS
 
 #: The two branches; a config may keep one of them (an ablation the article does not run).
 BRANCHES: tuple[str, ...] = ("image", "kspace")
@@ -173,7 +179,7 @@ class ModelConfig:
 def _paper_config() -> ModelConfig:
     return ModelConfig(
         name="paper",
-        image_size=get_profile("paper").image_size,
+        image_size=320,
         channels=(64, 128, 256, 512, 512),
         encoder_convs=(2, 3, 3, 3, 3),
         decoder_convs=3,
@@ -186,7 +192,7 @@ def _paper_config() -> ModelConfig:
 MODEL_CONFIGS: dict[str, ModelConfig] = {
     "smoke": ModelConfig(
         name="smoke",
-        image_size=get_profile("smoke").image_size,
+        image_size=32,
         channels=(8, 16),
         encoder_convs=(1, 1),
         decoder_convs=1,
@@ -195,7 +201,7 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
     ),
     "cpu": ModelConfig(
         name="cpu",
-        image_size=get_profile("cpu").image_size,
+        image_size=64,
         channels=(16, 32, 64, 64),
         encoder_convs=(2, 2, 2, 2),
         decoder_convs=2,
@@ -205,13 +211,10 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
 }
 
 
-def model_config(config: str | ModelConfig) -> ModelConfig:
-    """The config of a profile name (``smoke``, ``cpu``, ``paper``), or ``config`` itself."""
-    if isinstance(config, ModelConfig):
-        return config
-    if config not in MODEL_CONFIGS:
-        raise ValueError(f"config must be one of {', '.join(MODEL_CONFIGS)}; got {config!r}")
-    return MODEL_CONFIGS[config]
+def model_config(config: Any) -> ModelConfig:
+    """The network of a profile: ``config`` itself if it is a `ModelConfig`, the one a
+    `mtmri_lib.profiles.Profile` composes, or the named one (``smoke``, ``cpu``, ``paper``)."""
+    return scale_settings(config, "model", MODEL_CONFIGS, ModelConfig)
 
 
 def _check_tasks(tasks: Sequence[str]) -> tuple[str, ...]:
@@ -552,3 +555,73 @@ def model_summary(model: keras.Model, line_length: int = 110) -> str:
     lines: list[str] = []
     model.summary(line_length=line_length, print_fn=lambda text, **_: lines.append(text))
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One of the article's seven models.
+
+    Attributes
+    ----------
+    label : str
+        The article's name (``"MT+L_C"``); the key of `MODEL_SPECS`.
+    key : str
+        A file-name-safe name (``"mt_lc"``).
+    tasks : tuple of str
+        The heads, in the order of `mtmri_lib.models.TASKS`.
+    convolutional_loss : bool
+        Trained with L_C (nine kernel weights searched) instead of the MSE.
+    dataset : {"brain", "pelvic"}
+        Which data it is trained on.
+    artefact_options : dict
+        Keywords pinned per artefact in the training samples (the pelvic model's motion is
+        ``"mixed"``: rigid or periodic, half and half).
+    """
+
+    label: str
+    key: str
+    tasks: tuple[str, ...]
+    convolutional_loss: bool = False
+    dataset: str = "brain"
+    artefact_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def multitask(self) -> bool:
+        return len(self.tasks) > 1
+
+
+#: The seven models of the article, in its order.
+MODEL_SPECS: dict[str, ModelSpec] = {
+    spec.label: spec
+    for spec in (
+        ModelSpec("Bias", "bias", ("bias",)),
+        ModelSpec("Subsampling", "subsampling", ("subsampling",)),
+        ModelSpec("Motion", "motion", ("motion",)),
+        ModelSpec("Noise", "noise", ("noise",)),
+        ModelSpec("MT", "mt", TASKS),
+        ModelSpec("MT+L_C", "mt_lc", TASKS, convolutional_loss=True),
+        ModelSpec(
+            "Pelvis MT+L_C",
+            "pelvis_mt_lc",
+            TASKS,
+            convolutional_loss=True,
+            dataset="pelvic",
+            artefact_options={"motion": {"motion": "mixed"}},
+        ),
+    )
+}
+
+
+#: The labels in the article's order.
+MODEL_LABELS: tuple[str, ...] = tuple(MODEL_SPECS)
+
+
+def model_spec(model: str | ModelSpec) -> ModelSpec:
+    """The `ModelSpec` of one of the seven models, by its label (``"MT+L_C"``) or key
+    (``"mt_lc"``)."""
+    if isinstance(model, ModelSpec):
+        return model
+    for spec in MODEL_SPECS.values():
+        if model in (spec.label, spec.key):
+            return spec
+    raise ValueError(f"model must be one of {', '.join(MODEL_LABELS)}; got {model!r}")

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import BaseContext
 
 __all__ = ["process_pool"]
 
@@ -36,6 +37,7 @@ def _init_worker() -> None:
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A `ProcessPoolExecutor` with ``workers`` single-threaded workers (use it with ``with``)."""
     methods = multiprocessing.get_all_start_methods()
+    context: BaseContext
     if "fork" in methods and "tensorflow" not in sys.modules:
         context = multiprocessing.get_context("fork")
     else:

@@ -312,7 +312,8 @@ def _input_paths(inputs: Any, out_dir: Path) -> list[Path]:
 
 
 def _digest(data: np.ndarray) -> str:
-    return "sha256:" + hashlib.sha256(np.ascontiguousarray(data)).hexdigest()
+    # .data: the array's own buffer (the same bytes, no copy), typed as a memoryview.
+    return "sha256:" + hashlib.sha256(np.ascontiguousarray(data).data).hexdigest()
 
 
 def _plan_sources(paths: Sequence[Path]) -> list[dict[str, Any]]:
@@ -485,7 +486,7 @@ def _read_chunk(
     return clean, corrupted, records
 
 
-def _finished_chunks(staging: Path, n_chunks: int) -> set[int]:
+def _finished_chunks(staging: Path, n_chunks: float) -> set[int]:
     if not staging.is_dir():
         return set()
     found = (_CHUNK_PATTERN.match(p.name) for p in staging.iterdir())

@@ -7,17 +7,24 @@ makes sense whole) or `atomic_files` (a set of files beside others). Both write 
 target under a hidden temporary name, flush to disk, and only then rename into place, so a
 process killed at any moment, a full disk or a failing writer leaves the previous state
 readable and nothing half-written under the final name.
+
+It also holds the other conventions of files: the folders one book run shares between its
+notebooks (`run_folder` and its named forms), the SHA-256 digests that identify data, code
+and settings (`file_digest`, `files_digest`, `json_digest`, `arrays_digest`), and the
+installed versions of packages (`package_versions`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,17 @@ __all__ = [
     "refuse_earlier_set",
     "read_json",
     "StoreError",
+    "run_folder",
+    "models_dir",
+    "search_dir",
+    "shared_data_dir",
+    "shared_cache_dir",
+    "file_digest",
+    "files_digest",
+    "json_digest",
+    "arrays_digest",
+    "package_version",
+    "package_versions",
 ]
 
 
@@ -239,3 +257,106 @@ def atomic_files(
         if made and not any(folder.iterdir()):
             folder.rmdir()
         raise
+
+
+# --------------------------------------------------------------------------- run folders
+
+
+def run_folder(output_dir: str | os.PathLike, part: str) -> Path:
+    """A folder that every notebook of one book run shares.
+
+    The book runner gives each notebook ``output_dir = <build>/outputs/<profile>/<notebook>``;
+    what several notebooks read goes to a sibling ``<build>/outputs/<profile>/<part>``:
+    ``models`` (`models_dir`), ``search`` (`search_dir`), ``data`` (`shared_data_dir`) and
+    ``scores`` (`shared_cache_dir`). File names inside carry the profile where it matters.
+    """
+    if not part or "/" in part or part in (".", ".."):
+        raise ValueError(f"a run folder's part must be one folder name; got {part!r}")
+    return Path(output_dir).parent / part
+
+
+def models_dir(output_dir: str | os.PathLike) -> Path:
+    """The trained models (``.keras`` files and their JSON records) of a book run."""
+    return run_folder(output_dir, "models")
+
+
+def search_dir(output_dir: str | os.PathLike) -> Path:
+    """The Bayesian search's projects and results of a book run."""
+    return run_folder(output_dir, "search")
+
+
+def shared_data_dir(output_dir: str | os.PathLike) -> Path:
+    """The data a book run's notebooks share: split manifests, prepared slices, evaluation
+    sets."""
+    return run_folder(output_dir, "data")
+
+
+def shared_cache_dir(output_dir: str | os.PathLike) -> Path:
+    """The evaluation's score cache of a book run (every chapter that scores reuses it)."""
+    return run_folder(output_dir, "scores")
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def files_digest(
+    paths: Iterable[str | os.PathLike], *, root: str | os.PathLike | None = None
+) -> str:
+    """SHA-256 (hex) over files in the order given: each one's name (relative to ``root``, or
+    its base name) and bytes. Identifies code: a digest of the modules that decide a result."""
+    digest = hashlib.sha256()
+    for path in map(Path, paths):
+        name = str(path.relative_to(root)) if root is not None else path.name
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def json_digest(value: Any, *, default: Callable[[Any], Any] | None = None) -> str:
+    """SHA-256 (hex) of ``value`` as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def arrays_digest(arrays: Mapping[str, Any], params: Any = None) -> str:
+    """SHA-256 (hex) over arrays in name order (each one's name, dtype, shape and bytes; None
+    counts as absent) and, if given, ``params`` as canonical JSON: equal data give equal
+    digests whatever container they were stored in."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        if arrays[key] is None:
+            digest.update(f"{key}|none|".encode())
+            continue
+        array = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    if params is not None:
+        digest.update(json.dumps(params, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def package_version(distribution: str) -> str | None:
+    """The installed version of a distribution (None if it is not installed)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def package_versions(distributions: Iterable[str]) -> dict[str, str]:
+    """``{name: version}`` of those of ``distributions`` that are installed."""
+    return {name: v for name in distributions if (v := package_version(name)) is not None}

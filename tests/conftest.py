@@ -39,7 +39,7 @@ def mr_slice() -> np.ndarray:
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
     """Every notebook executed on the smoke profile and the HTML book built (once per run)."""
-    from mtmri_lib import book
+    from mtmri_lib.report import runner as book
 
     build_dir = tmp_path_factory.mktemp("book")
     runs = book.execute_notebooks("smoke", build_dir=build_dir)

@@ -613,7 +613,7 @@ def _output(tmp: Path) -> Path:
 
 
 def _search(**options: Any) -> Any:
-    from mtmri_lib.search import run_search
+    from mtmri_lib.training.search import run_search
 
     return run_search(**options)
 
@@ -621,7 +621,7 @@ def _search(**options: Any) -> Any:
 def _truncated_project_file(tmp: Path, name: str) -> Any:
     """A project of MT (smoke, seed 0) whose ``name`` holds half a JSON object; then the
     search of those arguments is run again."""
-    from mtmri_lib.search import search_project
+    from mtmri_lib.training.search import search_project
 
     project = search_project("MT", "smoke", output_dir=_output(tmp), seed=0)
     path = project / name
@@ -631,7 +631,7 @@ def _truncated_project_file(tmp: Path, name: str) -> Any:
 
 
 def _truncated_trials_file(tmp: Path) -> Any:
-    from mtmri_lib.search import search_trials
+    from mtmri_lib.training.search import search_trials
 
     project = tmp / "mt-smoke-0123456789"
     project.mkdir()
@@ -795,14 +795,14 @@ def _build(config: Any = "smoke", **options: Any) -> Any:
 
 
 def _checkpoint(tmp: Path, keep: float) -> Any:
-    from mtmri_lib import training
+    from mtmri_lib.training import fit
 
     folder = tmp / "mt-smoke-seed0-0123"
     path = folder / "checkpoint.npz"
     state = np.frombuffer(json.dumps({"epoch": 2}).encode(), dtype=np.uint8)
-    training._save_arrays(path, {"state": state, "w00000": np.zeros(2000)})
+    fit._save_arrays(path, {"state": state, "w00000": np.zeros(2000)})
     _truncate(path, keep)
-    return training.read_checkpoint_state(folder)
+    return fit.read_checkpoint_state(folder)
 
 
 CASES_LEARNING = [
@@ -1058,7 +1058,7 @@ def _book(tmp: Path, *options: str) -> str:
 
 
 def _book_with_stamps(tmp: Path) -> Any:
-    from mtmri_lib.book import execute_notebooks
+    from mtmri_lib.report.runner import execute_notebooks
 
     (tmp / "stamps-smoke.json").write_text('{"book/data": "3fa')  # cut short by a crash
     return _recording(execute_notebooks, "smoke", build_dir=tmp, only=["no such chapter"])

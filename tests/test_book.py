@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mtmri_lib import book
+from mtmri_lib.report import runner as book
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = [n for n in book.chapters() if (ROOT / f"{n}.ipynb").exists()]

@@ -13,15 +13,11 @@ nibabel = pytest.importorskip("nibabel")
 pydicom = pytest.importorskip("pydicom")
 
 from mtmri_lib import cli  # noqa: E402
-from mtmri_lib.correct import (  # noqa: E402
-    MIN_SIDE,
-    UnsupportedSizeError,
-    correct_file,
-    correct_volume,
-)
-from mtmri_lib.data import VolumeReadError, prepare_slice, read_volume, znorm  # noqa: E402
+from mtmri_lib.correct import MIN_SIDE, UnsupportedSizeError, correct_file, correct_volume
+from mtmri_lib.data import VolumeReadError, prepare_slice, read_volume
+from mtmri_lib.layers import znorm  # noqa: E402
 from mtmri_lib.models import TASKS, build_model  # noqa: E402
-from mtmri_lib.training import model_method  # noqa: E402
+from mtmri_lib.inference import model_method  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -10,18 +10,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from mtmri_lib.data import (
-    DEMO_SOURCES,
-    MNI152_NOTICE,
-    data_settings,
-    demo_slice,
-    demo_volumes,
-    informative_slices,
-    load_slice_sets,
-    power_table,
-    prepare_volume,
-)
-from mtmri_lib.data.power import nemenyi_critical_difference
+from mtmri_lib.data import DEMO_SOURCES, MNI152_NOTICE, data_settings, demo_slice, demo_volumes, informative_slices, load_slice_sets, prepare_volume
+from mtmri_lib.stats import power_table
+from mtmri_lib.stats import nemenyi_critical_difference
 from mtmri_lib.data.volume import Volume
 
 

@@ -7,22 +7,13 @@ import pandas as pd
 import pytest
 from conftest import phantom
 
-from mtmri_lib import baselines, metrics, tables
+from mtmri_lib import baselines, metrics
 from mtmri_lib.artefacts import corrupt
 from mtmri_lib.artefacts._base import znorm
 from mtmri_lib.data.evalsets import EvalSet, EvalSets, EvalSetting
-from mtmri_lib.evaluation import (
-    COLUMNS,
-    CORRUPTED_INPUT,
-    Method,
-    baseline_method,
-    batch_method,
-    evaluate,
-    identity_method,
-    score_table,
-    seed_label,
-    shared_cache_dir,
-)
+from mtmri_lib.report import claims, tables
+from mtmri_lib.evaluation import COLUMNS, CORRUPTED_INPUT, Method, baseline_method, batch_method, evaluate, identity_method, score_table, seed_label
+from mtmri_lib.store import shared_cache_dir
 
 N = 6
 
@@ -191,7 +182,7 @@ def test_batch_methods_and_unstable_keys(sets, tmp_path):
 
 
 class FakeCorrector:
-    """Stands in for `mtmri_lib.training.ModelCorrector`: stacks in, stacks out, a version."""
+    """Stands in for `mtmri_lib.inference.ModelCorrector`: stacks in, stacks out, a version."""
 
     version = "sha-of-weights"
     batch_size = 5
@@ -295,7 +286,7 @@ def test_claim_verdicts_on_constructed_data():
         tables.MT_LC: {"ssim": [0.90, 0.85, 0.75], "vif": [0.9, 0.8, 0.66]},
     }
     result = tables.build_table(_synthetic_scores(5, means), 5)
-    verdicts = {c.id: v for c, v in tables.check_claims({5: result}, tables=[5])}
+    verdicts = {c.id: v for c, v in claims.check_claims({5: result}, tables=[5])}
     assert verdicts["5a"].status == "held"
     assert verdicts["5b"].status == "held"
     assert verdicts["5c"].status == "held"
@@ -304,20 +295,20 @@ def test_claim_verdicts_on_constructed_data():
     means["TV"]["vif"] = [0.9, 0.8, 0.40]
     del means[tables.MT_LC]
     result = tables.build_table(_synthetic_scores(5, means), 5)
-    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[5])}
+    verdicts = {c.id: v for c, v in claims.check_claims([result], tables=[5])}
     assert verdicts["5b"].status == "not resolved"
     assert "MT+L_C not run" in verdicts["5b"].reason
     # With a row not run a verdict is at most "not resolved", and says what the run shows.
     assert verdicts["5c"].status == "not resolved"
     assert verdicts["5c"].reason.startswith("not held among the methods run")
-    frame = tables.claims_frame(tables.check_claims([result], tables=[5]))
+    frame = claims.claims_frame(claims.check_claims([result], tables=[5]))
     assert list(frame.columns) == ["the article says", "tested here as", "verdict", "why"]
 
 
 def test_affects_more_claim():
     means = {CORRUPTED_INPUT: {"ssim": [0.95, 0.9, 0.8], "vif": [0.99, 0.95, 0.9]}}
     result = tables.build_table(_synthetic_scores(3, means), 3)
-    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[3])}
+    verdicts = {c.id: v for c, v in claims.check_claims([result], tables=[3])}
     assert verdicts["3a"].status == "held"
     assert verdicts["3b"].status == "not resolved"  # N4ITK not in these scores
 
@@ -333,7 +324,7 @@ def test_not_available_rows_do_not_hold_verdicts_back():
         tables.MT_LC: {"ssim": [0.90, 0.80, 0.70], "vif": [0.72, 0.62, 0.52]},
     }
     result = tables.build_table(_synthetic_scores(4, means), 4)
-    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[4])}
+    verdicts = {c.id: v for c, v in claims.check_claims([result], tables=[4])}
     assert verdicts["4a"].status == "held"
     assert "without UniRes" in verdicts["4a"].reason
     assert verdicts["4b"].status == "not resolved"
@@ -359,7 +350,7 @@ def test_seed_spread_decides_between_held_and_not_resolved():
         tables.MT: {"ssim": [0.85, 0.75, 0.65], "vif": [0.60, 0.50, 0.40]},
         tables.MT_LC: {"ssim": [0.85, 0.75, 0.65], "vif": [0.70, 0.60, 0.50]},
     }
-    check = tables.better(5, tables.MT_LC, tables.MT, "vif")
+    check = claims.better(5, tables.MT_LC, tables.MT, "vif")
     # One seed each: the clear Nemenyi difference holds.
     plain = tables.build_table(_synthetic_scores(5, base), 5)
     assert plain.seed_means == {}
@@ -408,7 +399,7 @@ def test_table7_rows_scenarios_and_claims():
     b_column = [c for c in result.text.columns if c[0] == "(b) random order"][0]
     assert result.text.loc[a_seq, b_column] == "–"  # not a row of scenario (b)
     assert "±" in result.text.loc[b_seq, b_column]
-    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[7])}
+    verdicts = {c.id: v for c, v in claims.check_claims([result], tables=[7])}
     assert verdicts["7a"].status == "held"
     assert verdicts["7b"].status == "held"
     assert verdicts["7c"].status == "held"
@@ -422,13 +413,13 @@ def test_table7_rows_scenarios_and_claims():
     assert result.text.loc[b_rev, b_column] == tables.NOT_RUN_MODEL
     a_column = [c for c in result.text.columns if c[0] == "(a) random order"][0]
     assert result.text.loc[b_rev, a_column] == "–"
-    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[7])}
+    verdicts = {c.id: v for c, v in claims.check_claims([result], tables=[7])}
     assert verdicts["7a"].status == "held" and verdicts["7b"].status == "held"
     assert verdicts["7c"].status == "not resolved"
     # Now the wrong order is as good as the multi-task models: 7b not held.
     means[a_rev] = {"ssim": [0.80, 0.80], "vif": [0.62, 0.62]}
     result = tables.build_table(_table7_scores(means), 7)
-    verdicts = {c.id: v for c, v in tables.check_claims([result], tables=[7])}
+    verdicts = {c.id: v for c, v in claims.check_claims([result], tables=[7])}
     assert verdicts["7b"].status == "not held"
 
 
@@ -447,7 +438,7 @@ def test_residual_claim_and_table():
     residuals = pd.DataFrame(rows, columns=["set", "method", "slice", "volume", "head", "value"])
     means = {label: {"ssim": [0.7, 0.7], "vif": [0.5, 0.5]} for label in (CORRUPTED_INPUT,)}
     result = tables.build_table(_table7_scores(means), 7, residuals=residuals)
-    check = tables.largest_residuals()
+    check = claims.largest_residuals()
     assert check({7: result}).status == "held"
     # Swap the heads of scenario (a): the absent heads now carry the largest residuals.
     swapped = residuals.copy()
@@ -500,7 +491,7 @@ def test_evaluate_tables_plans_sequences_and_seeds_on_their_sets():
         calls.update(plan)
         return pd.DataFrame()
 
-    import mtmri_lib.tables as module
+    import mtmri_lib.report.tables as module
 
     original = module.evaluate
     module.evaluate = fake_evaluate
@@ -526,7 +517,7 @@ def test_evaluate_tables_plans_sequences_and_seeds_on_their_sets():
 
 
 def test_the_denoising_caption_gives_the_effective_snr():
-    from mtmri_lib.tables import TABLES, _caption
+    from mtmri_lib.report.tables import TABLES, _caption
 
     part = pd.DataFrame({"slice": [0, 1], "volume": ["a", "a"]})
     caption = _caption(TABLES[6], {"size": 64}, "se", part)

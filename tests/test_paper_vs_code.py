@@ -6,11 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtmri_lib.paper_vs_code import (
-    describe_corruptions,
-    sample_training_corruptions,
-    severity_table,
-)
+from mtmri_lib.report.paper_vs_code import describe_corruptions, sample_training_corruptions, severity_table
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +48,7 @@ def test_severity_table_gives_each_variant_relative_to_the_reference(slices):
 
 
 def test_mask_fractions_show_the_released_masks_over_sampling():
-    from mtmri_lib.paper_vs_code import mask_fractions
+    from mtmri_lib.report.paper_vs_code import mask_fractions
 
     table = mask_fractions(320, accelerations=(2, 4), masks=("equispaced",), draws=20)
     assert abs(table.loc[("equispaced", 2, "paper"), "sampled fraction"] - 0.5) < 0.01
@@ -61,7 +57,7 @@ def test_mask_fractions_show_the_released_masks_over_sampling():
 
 
 def test_measured_snr_of_the_real_part_is_3_db_above_the_nominal(mr_slice):
-    from mtmri_lib.paper_vs_code import measured_snr
+    from mtmri_lib.report.paper_vs_code import measured_snr
 
     table = measured_snr(mr_slice, (0.0,), draws=3)
     complex_, real = table.loc[(0.0, "complex")], table.loc[(0.0, "real")]

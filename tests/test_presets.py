@@ -10,16 +10,7 @@ import zlib
 import numpy as np
 import pytest
 
-from mtmri_lib.artefacts import (
-    KINDS,
-    PRESETS,
-    SEVERITIES,
-    Corruption,
-    corrupt,
-    corrupt_sequence,
-    preset_names,
-    preset_values,
-)
+from mtmri_lib.artefacts import KINDS, PRESETS, SEVERITIES, Corruption, corrupt, corrupt_sequence, preset_names, preset_values
 from mtmri_lib.artefacts._base import to_json
 from mtmri_lib.metrics import ssim, vif
 
@@ -379,7 +370,7 @@ def test_severities_are_clearly_ordered_in_vif_drop(kind, slices):
 
 class TestPresetEffects:
     def test_table_layout_and_counts(self, slices):
-        from mtmri_lib.gallery import preset_effects
+        from mtmri_lib.report.views import preset_effects
 
         table = preset_effects(slices[:2], seed=0, draws=2, kinds=["noise", "subsampling"])
         expected_index = [("noise", n) for n in preset_names("noise")] + [
@@ -400,7 +391,7 @@ class TestPresetEffects:
         assert ((table["SSIM drop"] > 0) & (table["SSIM drop"] < 1)).all()
 
     def test_values_are_the_documented_draws(self, slices):
-        from mtmri_lib.gallery import preset_effects
+        from mtmri_lib.report.views import preset_effects
 
         table = preset_effects(slices[:2], seed=4, draws=2, kinds=["noise"], names=["mild"])
         # Recomputed by hand, with the Generator the docstring promises.
@@ -420,7 +411,7 @@ class TestPresetEffects:
         assert row["VIF drop 95%"] == pytest.approx(np.percentile(vif_drops, 95), rel=1e-12)
 
     def test_same_seed_same_table_other_seed_differs(self, slices):
-        from mtmri_lib.gallery import preset_effects
+        from mtmri_lib.report.views import preset_effects
 
         options = {"draws": 1, "kinds": ["noise"], "names": SEVERITIES}
         first = preset_effects(slices[:2], seed=1, **options)
@@ -428,7 +419,7 @@ class TestPresetEffects:
         assert not first.equals(preset_effects(slices[:2], seed=2, **options))
 
     def test_max_images_spreads_over_the_stack(self, slices):
-        from mtmri_lib.gallery import preset_effects
+        from mtmri_lib.report.views import preset_effects
 
         stack = np.stack(slices)
         options = {"draws": 1, "kinds": ["noise"], "names": ["severe"]}
@@ -458,7 +449,7 @@ class TestPresetEffects:
         ],
     )
     def test_bad_arguments_raise(self, slices, images, options, error, match):
-        from mtmri_lib.gallery import preset_effects
+        from mtmri_lib.report.views import preset_effects
 
         with pytest.raises(error, match=match):
             preset_effects(slices[:1] if images is None else images, **options)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mtmri_lib.profiles import PROFILES, get_profile, profile_overview
+from mtmri_lib.profiles import PROFILES, get_profile
+from mtmri_lib.report.overview import profile_overview
 
 
 def test_get_profile_names_the_choices():

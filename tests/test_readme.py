@@ -18,7 +18,7 @@ def test_readme_python_blocks_run():
 
 
 def test_readme_papermill_loop_lists_every_chapter_in_order():
-    from mtmri_lib import book
+    from mtmri_lib.report import runner as book
 
     loop = re.search(r"for chapter in ([^;]+); do", README.read_text())
     assert loop, "the README's per-notebook papermill loop is missing"

@@ -15,14 +15,15 @@ matplotlib.use("Agg")
 
 from conftest import phantom  # noqa: E402
 
-from mtmri_lib import result_figures as RF  # noqa: E402
 from mtmri_lib.artefacts import KINDS as HEADS  # noqa: E402
 from mtmri_lib.correct import CorrectedVolume, correct_volume  # noqa: E402
 from mtmri_lib.data import EVALUATION_SETTINGS, load_slice_sets, make_eval_sets  # noqa: E402
 from mtmri_lib.data.volume import Volume  # noqa: E402
 from mtmri_lib.metrics import METRICS  # noqa: E402
 from mtmri_lib.models import build_model  # noqa: E402
-from mtmri_lib.training import model_method  # noqa: E402
+from mtmri_lib.inference import model_method  # noqa: E402
+from mtmri_lib.plotting import results as RF  # noqa: E402
+from mtmri_lib.report import figures as RFig  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def corrector():
 def sets():
     """Figure 1's four sets and the two Table 7 sets, on three smoke test slices (in memory)."""
     test = load_slice_sets("smoke", splits=("test",))["test"].subset(np.arange(3))
-    wanted = set(RF.FIGURE1_SETS.values()) | {"subsampling+motion", "noise+bias"}
+    wanted = set(RFig.FIGURE1_SETS.values()) | {"subsampling+motion", "noise+bias"}
     return make_eval_sets(
         test, seed=0, settings=[s for s in EVALUATION_SETTINGS if s.name in wanted]
     )
@@ -59,11 +60,11 @@ def test_figure1_shows_five_rows_per_artefact_with_scores_in_the_titles(sets, co
     assert len(panels) == 5 * 4
     colour_bars = [ax for ax in fig.axes if not ax.images]
     assert len(colour_bars) == 1, "one colour bar for all difference maps"
-    scores = RF.figure1_scores(sets, corrector, index=1)
-    assert list(scores.index) == list(RF.FIGURE1_SETS)
+    scores = RFig.figure1_scores(sets, corrector, index=1)
+    assert list(scores.index) == list(RFig.FIGURE1_SETS)
     clean = sets.clean[1]
     titles = [ax.get_title() for ax in panels]
-    for artefact, name in RF.FIGURE1_SETS.items():
+    for artefact, name in RFig.FIGURE1_SETS.items():
         corrupted = sets[name].corrupted[1]
         # The table's numbers are the metrics of the registry, computed here independently.
         assert scores.loc[artefact, "SSIM corrupted"] == pytest.approx(
@@ -90,7 +91,7 @@ def test_figure1_differences_share_one_symmetric_scale(sets, corrector):
     assert len(differences) == 8
     clean = sets.clean[0].astype(np.float64)
     largest = 0.0
-    for name in RF.FIGURE1_SETS.values():
+    for name in RFig.FIGURE1_SETS.values():
         corrupted = sets[name].corrupted[0].astype(np.float64)
         largest = max(
             largest,
@@ -106,7 +107,7 @@ def test_figure1_differences_share_one_symmetric_scale(sets, corrector):
 
 def test_figure1_default_slice_is_the_one_with_most_contrast(sets, corrector):
     expected = int(np.argmax(sets.clean_01.reshape(len(sets.clean_01), -1).std(axis=1)))
-    assert RF.example_slice(sets) == expected
+    assert RFig.example_slice(sets) == expected
     assert f"test slice {expected}" in RF.plot_figure1(sets, corrector).get_suptitle()
 
 
@@ -144,7 +145,7 @@ def test_describe_figure1_counts_what_rose():
         index=pd.Index(["bias", "noise"], name="artefact"),
     )
     scores.attrs.update(index=4, model="MT+L_C")
-    text = RF.describe_figure1(scores)
+    text = RFig.describe_figure1(scores)
     assert text.startswith("On test slice 4, the correction by MT+L_C")
     assert "SSIM rose for 1 of 2 (bias; not for noise)" in text
     assert "VIF rose for all 2 artefacts" in text
@@ -213,11 +214,11 @@ def test_figure2_volume_prefers_geometry_then_most_slices():
     def volume(n, affine):
         return Volume(data=np.zeros((n, 8, 8)), patient_id=str(n), affine=affine)
 
-    chosen = RF.figure2_volume([volume(30, None), volume(12, np.eye(4)), volume(1, np.eye(4))])
+    chosen = RFig.figure2_volume([volume(30, None), volume(12, np.eye(4)), volume(1, np.eye(4))])
     assert chosen.patient_id == "12"
     with pytest.raises(ValueError, match="at least two slices"):
-        RF.figure2_volume([volume(1, np.eye(4))])
-    packaged = RF.figure2_volume()
+        RFig.figure2_volume([volume(1, np.eye(4))])
+    packaged = RFig.figure2_volume()
     assert packaged.patient_id == "dipy_aniso_vox" and packaged.data.shape[0] == 24
 
 
@@ -233,7 +234,7 @@ def test_volume_residual_table_tells_smooth_from_rough():
         affine=None,
         model_size=32,
     )
-    table = RF.volume_residual_table(result)
+    table = RFig.volume_residual_table(result)
     assert table.loc["bias", "low-frequency share"] > 0.95
     assert table.loc["noise", "low-frequency share"] < 0.05
     assert table.loc["noise", "mean |p|"] == pytest.approx(np.abs(rough).mean())
@@ -247,14 +248,14 @@ def test_describe_figure2_judges_the_articles_reading():
         {"mean |p|": [0.3, 0.01, 0.2, 0.1], "low-frequency share": [0.9, 0.2, 0.1, 0.05]},
         index=list(HEADS),
     )
-    verdicts = RF.describe_figure2(table).set_index("claim")["verdict"]
+    verdicts = RFig.describe_figure2(table).set_index("claim")["verdict"]
     assert list(verdicts) == ["held", "held"]
     # Swap: the noise head is the smoothest and the bias head the smallest.
     swapped = table.assign(
         **{"low-frequency share": [0.1, 0.2, 0.3, 0.95], "mean |p|": [0.001, 0.01, 0.2, 0.1]}
     )
-    assert list(RF.describe_figure2(swapped)["verdict"]) == ["not held", "not held"]
-    single = RF.describe_figure2(table.loc[["noise"]])
+    assert list(RFig.describe_figure2(swapped)["verdict"]) == ["not held", "not held"]
+    single = RFig.describe_figure2(table.loc[["noise"]])
     assert list(single["verdict"]) == ["not resolved", "not resolved"]
 
 
@@ -266,7 +267,7 @@ def test_figure2_volume_reads_a_pelvic_folder(tmp_path):
     for name, slices in (("p1.nii.gz", 5), ("p2.nii.gz", 9)):
         image = nib.Nifti1Image(rng.random((40, 40, slices)).astype(np.float32), np.eye(4))
         nib.save(image, pelvic / name)
-    chosen = RF.figure2_volume(data_dir=tmp_path / "data")
+    chosen = RFig.figure2_volume(data_dir=tmp_path / "data")
     assert chosen.data.shape[0] == 9
 
 
@@ -276,7 +277,7 @@ def test_figure2_volume_reads_a_pelvic_folder(tmp_path):
 def test_missing_models_give_a_clear_error(tmp_path):
     output_dir = tmp_path / "outputs" / "smoke" / "figures"
     with pytest.raises(FileNotFoundError, match=r"'MT\+L_C'.*training chapter"):
-        RF.figure_models("smoke", output_dir)
+        RFig.figure_models("smoke", output_dir)
 
 
 def test_model_caption_names_profile_and_data(corrector):
@@ -284,11 +285,11 @@ def test_model_caption_names_profile_and_data(corrector):
         name = "Pelvis MT+L_C"
         record = {"profile": "cpu", "data": {"source": "packaged demo volumes"}}
 
-    assert RF.model_caption(Trained()) == (
+    assert RFig.model_caption(Trained()) == (
         "Pelvis MT+L_C (cpu profile), trained on packaged demo volumes"
     )
-    assert RF.model_caption(corrector) == corrector.name
-    json.dumps(RF.FIGURE1_SETS)  # plain names, also usable as papermill parameters
+    assert RFig.model_caption(corrector) == corrector.name
+    json.dumps(RFig.FIGURE1_SETS)  # plain names, also usable as papermill parameters
 
 
 def test_residual_limit_is_shared_and_ignores_the_image():

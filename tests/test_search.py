@@ -18,10 +18,12 @@ import pytest
 
 pytest.importorskip("keras_tuner")
 
-from mtmri_lib import search as S  # noqa: E402
 from mtmri_lib import training as T  # noqa: E402
 from mtmri_lib.losses import KERNEL_NAMES  # noqa: E402
-from mtmri_lib.store import StoreError  # noqa: E402
+from mtmri_lib.models import MODEL_LABELS  # noqa: E402
+from mtmri_lib.report.views import table2  # noqa: E402
+from mtmri_lib.store import StoreError, search_dir  # noqa: E402
+from mtmri_lib.training import search as S  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,8 +39,8 @@ SCORED = textwrap.dedent(
     from pathlib import Path
     from types import SimpleNamespace
 
-    from mtmri_lib import search as S
     from mtmri_lib import training as T
+    from mtmri_lib.training import search as S
 
     KILL_IN = None
 
@@ -159,7 +161,7 @@ def test_an_interrupted_search_keeps_its_completed_trials(interrupted_search):
     assert trials.loc[0, "val_mse"] == first.loc[0, "val_mse"]
     assert result.best_score == min(trials["val_mse"])
     assert math.isfinite(result.best_score)
-    assert result.project.parent == T.search_dir(output_dir)
+    assert result.project.parent == search_dir(output_dir)
 
 
 def test_best_hyperparameters_are_read_back_from_disk(interrupted_search):
@@ -174,8 +176,8 @@ def test_best_hyperparameters_are_read_back_from_disk(interrupted_search):
 
 def test_table2_sets_the_run_beside_the_article_without_inventing(interrupted_search):
     output_dir, *_, result = interrupted_search
-    table = S.table2("smoke", output_dir)
-    assert list(table.columns.get_level_values(0).unique()) == list(T.MODEL_LABELS)
+    table = table2("smoke", output_dir)
+    assert list(table.columns.get_level_values(0).unique()) == list(MODEL_LABELS)
     assert table.loc["optimizer", ("MT", "article")] == "RMSprop"
     assert table.loc["learning rate", ("MT", "article")] == "unknown"
     assert table.loc["alpha", ("MT+L_C", "article")] == "0.87"

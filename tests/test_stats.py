@@ -8,12 +8,7 @@ import pytest
 import scikit_posthocs as sp
 from scipy import stats as scipy_stats
 
-from mtmri_lib.stats import (
-    friedman_nemenyi,
-    friedman_nemenyi_by_volume,
-    friedman_test,
-    summarise,
-)
+from mtmri_lib.stats import friedman_nemenyi, friedman_nemenyi_by_volume, friedman_test, summarise
 
 
 def test_friedman_statistic_equals_scipy_with_ties():

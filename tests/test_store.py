@@ -15,15 +15,7 @@ import numpy as np
 import pytest
 
 from mtmri_lib import store
-from mtmri_lib.store import (
-    StoreError,
-    atomic_files,
-    atomic_folder,
-    atomic_write,
-    atomic_write_json,
-    check_writable_folder,
-    read_json,
-)
+from mtmri_lib.store import StoreError, atomic_files, atomic_folder, atomic_write, atomic_write_json, check_writable_folder, read_json
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -142,7 +134,7 @@ def _failing_fsync(monkeypatch):
 
 
 def _stamps(tmp_path):
-    from mtmri_lib import book
+    from mtmri_lib.report import runner as book
 
     path = tmp_path / "stamps-smoke.json"
     return path, lambda: book.atomic_write_json(path, {"x": "new"})
@@ -156,7 +148,7 @@ def _manifest(tmp_path):
 
 
 def _provenance(tmp_path):
-    from mtmri_lib.provenance import show_provenance
+    from mtmri_lib.report.provenance import show_provenance
 
     return tmp_path / "provenance.json", lambda: show_provenance(
         profile="smoke", output_dir=tmp_path
@@ -171,9 +163,9 @@ def _score_cache(tmp_path):
 
 
 def _checkpoint(tmp_path):
-    training = pytest.importorskip("mtmri_lib.training")
+    fit = pytest.importorskip("mtmri_lib.training.fit")
     path = tmp_path / "checkpoint.npz"
-    return path, lambda: training._save_arrays(path, {"w": np.zeros(3)})
+    return path, lambda: fit._save_arrays(path, {"w": np.zeros(3)})
 
 
 @pytest.mark.parametrize(

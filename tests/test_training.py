@@ -15,9 +15,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from mtmri_lib import evaluation, inference, store  # noqa: E402
 from mtmri_lib import training as T  # noqa: E402
 from mtmri_lib.losses import training_objective  # noqa: E402
-from mtmri_lib.models import build_model  # noqa: E402
+from mtmri_lib.models import MODEL_LABELS, MODEL_SPECS, build_model  # noqa: E402
+from mtmri_lib.report.views import training_summary  # noqa: E402
+from mtmri_lib.training import datasets, fit, runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,10 +105,10 @@ def _namespace() -> dict:
 
 
 def test_default_hyperparameters_use_the_article_values_where_known():
-    for label in T.MODEL_LABELS:
+    for label in MODEL_LABELS:
         hyper = T.default_hyperparameters(label)
         assert hyper.optimizer == "rmsprop"  # all seven models chose RMSprop
-        assert (hyper.deltas is not None) == T.MODEL_SPECS[label].convolutional_loss
+        assert (hyper.deltas is not None) == MODEL_SPECS[label].convolutional_loss
     assert T.default_hyperparameters("MT+L_C").alpha == 0.87
     assert T.default_hyperparameters("Pelvis MT+L_C").alpha == 0.89
     assert T.default_hyperparameters("MT+L_C").deltas["identity"] == 0.30
@@ -130,7 +133,7 @@ def test_hyperparameters_validate_and_round_trip():
 
 
 def test_the_seven_models_and_the_paper_settings():
-    assert T.MODEL_LABELS == (
+    assert MODEL_LABELS == (
         "Bias",
         "Subsampling",
         "Motion",
@@ -139,7 +142,7 @@ def test_the_seven_models_and_the_paper_settings():
         "MT+L_C",
         "Pelvis MT+L_C",
     )
-    pelvis = T.MODEL_SPECS["Pelvis MT+L_C"]
+    pelvis = MODEL_SPECS["Pelvis MT+L_C"]
     assert pelvis.dataset == "pelvic" and pelvis.artefact_options["motion"]["motion"] == "mixed"
     paper = T.training_settings("paper")
     assert paper.patience == 10  # the article's early stopping
@@ -190,7 +193,7 @@ def test_early_stopping_counts_epochs_without_improvement():
         "diverged": False,
         "seconds": 0.0,
     }
-    callback = T._Checkpointing(
+    callback = fit._Checkpointing(
         Trainer(),
         state,
         folder=None,
@@ -337,16 +340,16 @@ def trained(tmp_path_factory):
 def test_train_model_saves_a_keras_file_with_its_sidecar(trained):
     output_dir, settings, model = trained
     assert model.trained_now
-    assert model.path == T.models_dir(output_dir) / "noise-smoke-seed0.keras"
-    assert T.models_dir(output_dir) == output_dir.parent / "models"
-    record = T.read_sidecar(model.path)
+    assert model.path == store.models_dir(output_dir) / "noise-smoke-seed0.keras"
+    assert store.models_dir(output_dir) == output_dir.parent / "models"
+    record = inference.read_sidecar(model.path)
     assert record["model"] == "Noise" and record["profile"] == "smoke" and record["seed"] == 0
     assert record["tasks"] == ["noise"] and record["epochs"] == 1
     assert record["hyperparameters"] == T.default_hyperparameters("Noise").to_dict()
     assert "packaged demo volumes" in record["data"]["source"]
     assert record["data"]["train"]["slices"] > 0 and record["reference_val_mse"] > 0
     assert len(record["history"]) == 1 and "val_mse" in record["history"][0]
-    loaded = T.load_trained_model(model.path)
+    loaded = inference.load_trained_model(model.path)
     assert set(loaded.output) == {"noise", "image"}
 
 
@@ -356,16 +359,16 @@ def test_a_matching_saved_model_is_reused_not_retrained(trained):
     assert not again.trained_now and again.record == model.record
     # Another notebook of the same run finds it through the registry.
     sibling = output_dir.parent / "tables"
-    assert T.trained_model_paths("smoke", sibling) == {"Noise": model.path}
-    assert T.trained_model_paths("smoke", sibling, all_seeds=True) == {"Noise": [model.path]}
-    assert T.trained_model_paths("cpu", sibling) == {}
-    summary = T.training_summary(T.trained_models("smoke", sibling))
+    assert inference.trained_model_paths("smoke", sibling) == {"Noise": model.path}
+    assert inference.trained_model_paths("smoke", sibling, all_seeds=True) == {"Noise": [model.path]}
+    assert inference.trained_model_paths("cpu", sibling) == {}
+    summary = training_summary(inference.trained_models("smoke", sibling))
     assert summary.loc[0, "model"] == "Noise" and summary.loc[0, "epochs"] == 1
 
 
 def test_model_method_corrects_slices_and_stacks(trained):
     _, _, model = trained
-    method = T.model_method(model.path)
+    method = inference.model_method(model.path)
     assert method.image_size == 32 and method.tasks == ("noise",) and method.name == "Noise"
     assert len(method.version) == 64
     rng = np.random.default_rng(0)
@@ -384,20 +387,20 @@ def test_model_method_corrects_slices_and_stacks(trained):
 
 def test_loading_refuses_what_is_not_an_mtmri_model(tmp_path):
     with pytest.raises(FileNotFoundError):
-        T.load_trained_model(tmp_path / "missing.keras")
+        inference.load_trained_model(tmp_path / "missing.keras")
     text = tmp_path / "model.h5"
     text.write_text("not a model")
     with pytest.raises(ValueError, match=r"\.keras"):
-        T.load_trained_model(text)
+        inference.load_trained_model(text)
     fake = tmp_path / "fake.keras"
     fake.write_text("not a zip archive")
     with pytest.raises(ValueError, match="not a loadable Keras model"):
-        T.load_trained_model(fake)
+        inference.load_trained_model(fake)
     inputs = keras.Input((8, 8, 1))
     other = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))
     other.save(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="not an mtmri model"):
-        T.load_trained_model(tmp_path / "other.keras")
+        inference.load_trained_model(tmp_path / "other.keras")
 
 
 def test_data_sources(tmp_path):
@@ -412,38 +415,45 @@ def test_data_sources(tmp_path):
 
 
 def test_run_plan_puts_the_seven_models_first_then_the_extra_seeds():
-    plan = T._run_plan(T.training_settings("cpu").with_(extra_seeds=2), 5, T.MODEL_LABELS)
-    assert plan[:7] == [(label, 5) for label in T.MODEL_LABELS]
+    plan = runs._run_plan(T.training_settings("cpu").with_(extra_seeds=2), 5, MODEL_LABELS)
+    assert plan[:7] == [(label, 5) for label in MODEL_LABELS]
     assert plan[7:] == [("MT", 6), ("MT+L_C", 6), ("MT", 7), ("MT+L_C", 7)]
-    assert T._validation_batch(46, 16) == 23 and T._validation_batch(48, 16) == 16
+    assert datasets._validation_batch(46, 16) == 23 and datasets._validation_batch(48, 16) == 16
 
 
 def test_trained_methods_keep_the_runs_seeds(monkeypatch, tmp_path):
     """Main seed under the article's label, the profile's extra seeds after it as seed rows,
     and models of another run (another seed) in the same folder left out."""
     found = [
-        T.TrainedModel(label, seed, tmp_path / f"{label}-{seed}.keras", {})
+        inference.TrainedModel(label, seed, tmp_path / f"{label}-{seed}.keras", {})
         for label, seeds in (("Bias", (0, 5)), ("MT", (0, 1, 2, 5, 6)))
         for seed in seeds
     ]
-    monkeypatch.setattr(T, "trained_models", lambda profile, output_dir: found)
-    monkeypatch.setattr(T, "model_method", lambda path, batch_size=16: path.stem)
+    # `evaluation.trained_methods` looks both up in `mtmri_lib.inference` when called.
+    monkeypatch.setattr(
+        inference, "trained_models", lambda profile, output_dir, labels=None: found
+    )
+    monkeypatch.setattr(inference, "model_method", lambda path, batch_size=16: path.stem)
     cpu = T.training_settings("cpu").extra_seeds  # 2: seeds s, s + 1, s + 2
     assert cpu == 2
-    run5 = T.trained_methods("cpu", tmp_path, seed=5)
+    run5 = evaluation.trained_methods("cpu", tmp_path, seed=5, extra_seeds=cpu)
     assert run5 == {"Bias": "Bias-5", "MT": "MT-5", "MT (seed 6)": "MT-6"}
-    run0 = T.trained_methods("cpu", tmp_path, seed=0)
+    run0 = evaluation.trained_methods("cpu", tmp_path, seed=0, extra_seeds=cpu)
     assert run0 == {"Bias": "Bias-0", "MT": "MT-0", "MT (seed 1)": "MT-1", "MT (seed 2)": "MT-2"}
-    assert T.trained_methods("cpu", tmp_path, seed=0, extra_seeds=False) == {
+    assert evaluation.trained_methods("cpu", tmp_path, seed=0, extra_seeds=0) == {
         "Bias": "Bias-0",
         "MT": "MT-0",
     }
+    # extra_seeds=None: every seed from the main one on counts.
+    after0 = evaluation.trained_methods("cpu", tmp_path, seed=0)
+    assert after0 == run0 | {"Bias (seed 5)": "Bias-5", "MT (seed 5)": "MT-5", "MT (seed 6)": "MT-6"}
+    assert evaluation.trained_methods("cpu", tmp_path, seed=5) == run5
     # No seed: the lowest is the main one, every other an extra.
-    every = T.trained_methods("cpu", tmp_path)
+    every = evaluation.trained_methods("cpu", tmp_path)
     assert every["MT"] == "MT-0" and every["MT (seed 6)"] == "MT-6"
     assert every["Bias (seed 5)"] == "Bias-5"
     # A run whose main seed was not trained has no row for that model.
-    assert "Bias" not in T.trained_methods("cpu", tmp_path, seed=1)
+    assert "Bias" not in evaluation.trained_methods("cpu", tmp_path, seed=1)
 
 
 def test_a_corrupt_checkpoint_names_the_file_and_how_to_start_over(tmp_path):
@@ -452,7 +462,7 @@ def test_a_corrupt_checkpoint_names_the_file_and_how_to_start_over(tmp_path):
     folder = tmp_path / "mt-smoke-seed0-abc"
     path = folder / "checkpoint.npz"
     state = np.frombuffer(json.dumps({"epoch": 3}).encode(), dtype=np.uint8)
-    T._save_arrays(path, {"state": state, "w00000": np.zeros(1000)})
+    fit._save_arrays(path, {"state": state, "w00000": np.zeros(1000)})
     assert T.read_checkpoint_state(folder) == {"epoch": 3}
     whole = path.read_bytes()
     path.write_bytes(whole[: len(whole) // 2])  # truncated: a disk that filled up

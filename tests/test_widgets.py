@@ -1,4 +1,4 @@
-"""The explorers of `mtmri_lib.widgets`: what the static ones precompute and link, what the
+"""The explorers of `mtmri_lib.plotting.widgets`: what the static ones precompute and link, what the
 live ones redraw, and the errors for bad input. (The browser test checks the static ones work
 with no kernel.)"""
 
@@ -14,10 +14,10 @@ matplotlib.use("Agg")
 
 from conftest import phantom  # noqa: E402
 
-from mtmri_lib import widgets as W  # noqa: E402
+from mtmri_lib.plotting import widgets as W  # noqa: E402
 from mtmri_lib.data import EVALUATION_SETTINGS, load_slice_sets, make_eval_sets  # noqa: E402
 from mtmri_lib.models import build_model  # noqa: E402
-from mtmri_lib.training import model_method  # noqa: E402
+from mtmri_lib.inference import model_method  # noqa: E402
 
 
 @pytest.fixture(scope="module")

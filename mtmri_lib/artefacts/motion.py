@@ -175,7 +175,7 @@ def _as_sequence(name: str, value: Any) -> list[Any]:
 
 def _as_segments(value: Any) -> tuple[tuple[int, int], ...]:
     """Validate [start, stop) PE-line ranges: non-empty, sorted, not overlapping."""
-    segments = []
+    segments: list[tuple[int, int]] = []
     for i, item in enumerate(_as_sequence("segments", value)):
         pair = _as_sequence(f"segments[{i}]", item)
         if len(pair) != 2:
@@ -200,13 +200,14 @@ def _as_angles(value: Any) -> tuple[float, ...]:
 
 
 def _as_shifts(value: Any) -> tuple[tuple[float, float], ...]:
-    shifts = []
+    shifts: list[tuple[float, float]] = []
     for i, item in enumerate(_as_sequence("translations", value)):
         pair = _as_sequence(f"translations[{i}]", item)
         if len(pair) != 2:
             raise ValueError(f"translations[{i}] must be a [row, column] pair; got {item!r}")
-        shifts.append(tuple(check_number(f"translations[{i}][{j}]", v) for j, v in enumerate(pair)))
-    return tuple(shifts)  # type: ignore[return-value]
+        row, column = (check_number(f"translations[{i}][{j}]", v) for j, v in enumerate(pair))
+        shifts.append((row, column))
+    return tuple(shifts)
 
 
 def _as_rotation_sd(value: Any) -> float:
@@ -319,14 +320,15 @@ class Params:
         for name in ("corrupted_fraction", *_RIGID_ONLY):
             if getattr(self, name) is None:
                 raise ValueError(f"rigid motion needs {name}; got None")
-        set_(self, "n_segments", check_int("n_segments", self.n_segments, 0))
+        n_segments = check_int("n_segments", self.n_segments, 0)
+        set_(self, "n_segments", n_segments)
         centre = check_number("clean_centre", self.clean_centre, 0.0, 1.0, high_open=True)
         set_(self, "clean_centre", centre)
         set_(self, "segments", _as_segments(self.segments))
         set_(self, "rotations", _as_angles(self.rotations))
         set_(self, "translations", _as_shifts(self.translations))
         for name in ("segments", "rotations", "translations"):
-            _check_count(name, getattr(self, name), self.n_segments)
+            _check_count(name, getattr(self, name), n_segments)
         if self.rotation_sd is not None:
             set_(self, "rotation_sd", _as_rotation_sd(self.rotation_sd))
         if self.translation_sd is not None:
@@ -503,15 +505,40 @@ def _check_segments(
             )
 
 
+def _rigid_layout(params: Params) -> tuple[float, float, tuple[tuple[int, int], ...]]:
+    """``corrupted_fraction``, ``clean_centre`` and ``segments`` of rigid parameters (which
+    `Params` requires for rigid motion)."""
+    fraction, centre, segments = params.corrupted_fraction, params.clean_centre, params.segments
+    if fraction is None or centre is None or segments is None:
+        raise ValueError(
+            "rigid motion needs corrupted_fraction, clean_centre and segments; got "
+            f"{fraction!r}, {centre!r} and {segments!r}"
+        )
+    return fraction, centre, segments
+
+
+def _periodic_wave(params: Params) -> tuple[float, float, float, float]:
+    """``ky0``, ``delta``, ``frequency`` and ``phase`` of periodic parameters that are not
+    the identity (which `Params` requires for them)."""
+    ky0, delta, frequency, phase = params.ky0, params.delta, params.frequency, params.phase
+    if ky0 is None or delta is None or frequency is None or phase is None:
+        raise ValueError(
+            "periodic motion needs ky0, delta, frequency and phase; got "
+            f"{ky0!r}, {delta!r}, {frequency!r} and {phase!r}"
+        )
+    return ky0, delta, frequency, phase
+
+
 def _check_layout(n_lines: int, params: Params) -> None:
     """Shape-dependent checks of rigid parameters (Params cannot know the image size)."""
-    _check_segments(n_lines, params.pe_axis, params.clean_centre, params.segments)
-    n_corrupt = sum(stop - start for start, stop in params.segments)
-    expected = int(round(params.corrupted_fraction * n_lines))
+    fraction, centre, segments = _rigid_layout(params)
+    _check_segments(n_lines, params.pe_axis, centre, segments)
+    n_corrupt = sum(stop - start for start, stop in segments)
+    expected = int(round(fraction * n_lines))
     if n_corrupt != expected:
         raise ValueError(
             f"segments hold {n_corrupt} lines but corrupted_fraction="
-            f"{params.corrupted_fraction:g} of {n_lines} lines is {expected}"
+            f"{fraction:g} of {n_lines} lines is {expected}"
         )
 
 
@@ -527,7 +554,7 @@ def corrupted_lines(params: Params, n_lines: int) -> np.ndarray:
         return lines
     if params.motion == "rigid":
         _check_layout(n_lines, params)
-        for start, stop in params.segments:
+        for start, stop in _rigid_layout(params)[2]:
             lines[start:stop] = True
         return lines
     return np.abs(_ky(n_lines)) > params.ky0
@@ -605,9 +632,9 @@ def sample(
                 )
             del fixed[name]  # a pin for the kind that was not drawn
     default_axis = RANDOM_AXIS if motion == "rigid" else PERIODIC_PE_AXIS_DEFAULT[fidelity]
-    pe_axis = _check_pe_axis_pin(fixed.get("pe_axis", default_axis))
-    if pe_axis == RANDOM_AXIS:
-        pe_axis = int(rng.integers(2))
+    pinned_axis = _check_pe_axis_pin(fixed.get("pe_axis", default_axis))
+    # A str is RANDOM_AXIS (the pin check allows no other): draw the axis.
+    pe_axis = int(rng.integers(2)) if isinstance(pinned_axis, str) else pinned_axis
     n_lines = (height, width)[pe_axis]
     if motion == "rigid":
         return _sample_rigid((height, width), pe_axis, rng, fidelity, fixed)
@@ -753,8 +780,9 @@ def _put_lines(kspace: np.ndarray, lines: np.ndarray, values: np.ndarray, pe_axi
 
 def _segment_of_line(params: Params) -> tuple[np.ndarray, np.ndarray]:
     """The corrupted PE lines, in order, and the segment index of each."""
-    lengths = [stop - start for start, stop in params.segments]
-    lines = np.concatenate([np.arange(start, stop) for start, stop in params.segments])
+    segments = _rigid_layout(params)[2]
+    lengths = [stop - start for start, stop in segments]
+    lines = np.concatenate([np.arange(start, stop) for start, stop in segments])
     return lines, np.repeat(np.arange(len(lengths)), lengths)
 
 
@@ -799,9 +827,10 @@ def _rigid_kspace(image: np.ndarray, params: Params) -> np.ndarray:
 
 def _periodic_ramp(n_lines: int, params: Params) -> tuple[np.ndarray, np.ndarray]:
     """The phase-encoding lines with a phase error (|ky| > ky0) and exp(-i phi) on each."""
+    ky0, delta, frequency, phase = _periodic_wave(params)
     ky = _ky(n_lines)
-    lines = np.flatnonzero(np.abs(ky) > params.ky0)
-    phi = ky[lines] * params.delta * np.sin(params.frequency * ky[lines] + params.phase)
+    lines = np.flatnonzero(np.abs(ky) > ky0)
+    phi = ky[lines] * delta * np.sin(frequency * ky[lines] + phase)
     return lines, np.exp(-1j * phi)
 
 

@@ -107,7 +107,8 @@ def _shape(shape: Any) -> tuple[int, int]:
         raise ValueError(
             f"shape must be an (H, W) pair of ints; got {len(items)} values: {shape!r}"
         )
-    return tuple(check_int(f"shape[{i}]", s, 2) for i, s in enumerate(items))  # type: ignore[return-value]
+    height, width = (check_int(f"shape[{i}]", s, 2) for i, s in enumerate(items))
+    return height, width
 
 
 def _exact(value: Any) -> bool:
@@ -201,6 +202,8 @@ def make_mask(
     if accel == 1:
         result[:] = True
         return result
+    # Only acceleration 1 has no default centre fraction, and it has returned above.
+    assert fraction is not None
     if mask == "centred":
         rows = _band(height, _band_width(height, fraction, "rows"))
         cols = _band(width, _band_width(width, fraction, "columns"))

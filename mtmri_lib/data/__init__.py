@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .demo import DEMO_SOURCES, MNI152_NOTICE, demo_slice, demo_source_table, demo_volumes
+from .demo import DEMO_SOURCES, MNI152_NOTICE, demo_slice, demo_volumes
 from .evalsets import (
     EVALUATION_SETTINGS,
     EvalSetChecksumError,
@@ -22,12 +22,11 @@ from .evalsets import (
     make_eval_sets,
     save_eval_sets,
 )
-from .power import power_table
 from .prepare import informative_slices, prepare_slice, prepare_volume, znorm
 from .readers import find_volume_paths, iter_volumes, patient_id_of, read_volume, read_volumes
-from .samples import SampleGenerator, describe_samples, summarise_samples, training_sample
-from .settings import DATA_SETTINGS, SPLIT_FRACTIONS, data_settings
-from .slicesets import SliceSet, load_slice_sets, shared_data_dir
+from .samples import SampleGenerator, training_sample
+from .settings import DATA_SETTINGS, SPLIT_FRACTIONS, DataSettings, data_settings
+from .slicesets import DataSources, SliceSet, data_sources, load_slice_sets, shared_data_dir
 from .splits import make_split, split_patients
 from .volume import Volume, VolumeReadError
 
@@ -41,7 +40,6 @@ __all__ = [
     "patient_id_of",
     "demo_volumes",
     "demo_slice",
-    "demo_source_table",
     "DEMO_SOURCES",
     "MNI152_NOTICE",
     "prepare_slice",
@@ -52,14 +50,15 @@ __all__ = [
     "make_split",
     "SPLIT_FRACTIONS",
     "DATA_SETTINGS",
+    "DataSettings",
     "data_settings",
     "SliceSet",
     "load_slice_sets",
     "shared_data_dir",
+    "DataSources",
+    "data_sources",
     "training_sample",
     "SampleGenerator",
-    "describe_samples",
-    "summarise_samples",
     "ArtefactDataset",
     "EVALUATION_SETTINGS",
     "EvalSets",
@@ -68,7 +67,6 @@ __all__ = [
     "save_eval_sets",
     "load_eval_sets",
     "eval_sets",
-    "power_table",
 ]
 
 

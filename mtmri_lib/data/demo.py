@@ -21,10 +21,12 @@ import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
 from .prepare import prepare_slice
+from .readers import read_dicom_files
 from .volume import Volume, reslice
 
 __all__ = [
@@ -33,7 +35,6 @@ __all__ = [
     "MNI152_NOTICE",
     "demo_volumes",
     "demo_slice",
-    "demo_source_table",
 ]
 
 #: The copyright notice of the MNI ICBM152 2009 template; its terms ask that it appear in
@@ -131,12 +132,22 @@ DEMO_SOURCES: tuple[DemoSource, ...] = (
     ),
 )
 
+
+class _Plane(TypedDict):
+    """The keywords of `reslice` that give one orientation."""
+
+    slice_axis: int
+    row_axis: int
+    flip_rows: bool
+    flip_cols: bool
+
+
 #: Orientations of the template, with the array axes of its canonical (RAS) data:
 #: slice axis, row axis, and flips that put anterior / superior at the top.
-_PLANES = {
-    "axial": dict(slice_axis=2, row_axis=1, flip_rows=True, flip_cols=False),
-    "coronal": dict(slice_axis=1, row_axis=2, flip_rows=True, flip_cols=False),
-    "sagittal": dict(slice_axis=0, row_axis=2, flip_rows=True, flip_cols=True),
+_PLANES: dict[str, _Plane] = {
+    "axial": _Plane(slice_axis=2, row_axis=1, flip_rows=True, flip_cols=False),
+    "coronal": _Plane(slice_axis=1, row_axis=2, flip_rows=True, flip_cols=False),
+    "sagittal": _Plane(slice_axis=0, row_axis=2, flip_rows=True, flip_cols=True),
 }
 
 
@@ -207,9 +218,8 @@ def _load(source: DemoSource) -> list[Volume]:
                 metadata={**meta, "plane": "coronal"},
             )
         ]
-    from .readers import _read_dicom_files
 
-    volume = _read_dicom_files([path], name=path)
+    volume = read_dicom_files([path], name=path)
     volume.patient_id = source.name
     volume.source = f"{source.package}: {source.path}"
     volume.metadata.update(meta, plane="axial")
@@ -271,21 +281,3 @@ def demo_slice(size: int, *, index: int | None = None) -> np.ndarray:
     if index is None:
         index = int(round(0.48 * volume.data.shape[0]))
     return prepare_slice(volume.data[index], size)
-
-
-def demo_source_table():
-    """The demo sources as a pandas DataFrame (name, role, package file, what, licence)."""
-    import pandas as pd
-
-    return pd.DataFrame(
-        [
-            {
-                "name": s.name,
-                "used for": "training + validation" if s.role == "train" else "test",
-                "file (inside the package)": f"{s.package}/{s.path}",
-                "what it is": s.description,
-                "licence": s.licence,
-            }
-            for s in DEMO_SOURCES
-        ]
-    )

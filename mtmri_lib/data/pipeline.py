@@ -18,6 +18,7 @@ from typing import Any
 
 import keras
 
+from ..artefacts import KINDS
 from .samples import SampleGenerator
 
 __all__ = ["ArtefactDataset"]
@@ -52,7 +53,7 @@ class ArtefactDataset(keras.utils.PyDataset):
         clean: Any,
         *,
         batch_size: int = 16,
-        tasks: Sequence[str] = ("bias", "subsampling", "motion", "noise"),
+        tasks: Sequence[str] = KINDS,
         seed: int = 0,
         epoch: int = 0,
         shuffle: bool = True,

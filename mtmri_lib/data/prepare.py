@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_image, check_int, check_number
+from ..artefacts import znorm
 from ..fourier import fourier_resize
 from .volume import Volume
 
@@ -103,15 +104,3 @@ def prepare_volume(
         source=volume.source,
         dropped=int(volume.data.shape[0] - len(index)),
     )
-
-
-def znorm(image: np.ndarray) -> np.ndarray:
-    """Per-image z-normalisation (mean 0, standard deviation 1), as the artefacts apply it.
-
-    The same function the artefact simulators use, so the clean target and the corrupted
-    input are normalised identically; an image without structure (standard deviation at
-    most 1e-12 of its largest magnitude, a constant slice for one) comes out as zeros.
-    """
-    from ..artefacts._base import znorm as artefact_znorm
-
-    return artefact_znorm(np.asarray(image))

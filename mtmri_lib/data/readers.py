@@ -133,7 +133,7 @@ def read_volume(
     path = Path(path)
     if path.is_dir():
         return _read_dicom_folder(path)
-    return _read_dicom_files([path], name=path)
+    return read_dicom_files([path], name=path)
 
 
 def find_volume_paths(folder: str | os.PathLike) -> list[Path]:
@@ -334,6 +334,22 @@ def _fastmri_patient(handle: Any, path: Path) -> str:
     return value or _stem(path)
 
 
+def _xml_child(node: ElementTree.Element, path: str) -> ElementTree.Element:
+    """The first element at ``path`` under ``node``; a ValueError where there is none."""
+    child = node.find(path)
+    if child is None:
+        raise ValueError(f"no {path} in the ISMRMRD header")
+    return child
+
+
+def _xml_number(node: ElementTree.Element, name: str) -> float:
+    """The number held by the child ``name`` (in any namespace) of ``node``."""
+    text = _xml_child(node, f"{{*}}{name}").text
+    if text is None:
+        raise ValueError(f"no value in {name} of the ISMRMRD header")
+    return float(text)
+
+
 def _fastmri_spacing(handle: Any) -> tuple[float, float, float] | None:
     """(slice, row, column) spacing in mm from the ISMRMRD header's reconstruction space."""
     if "ismrmrd_header" not in handle:
@@ -342,11 +358,11 @@ def _fastmri_spacing(handle: Any) -> tuple[float, float, float] | None:
         raw = handle["ismrmrd_header"][()]
         text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         root = ElementTree.fromstring(text)
-        space = root.find(".//{*}encoding/{*}reconSpace")
-        fov = space.find("{*}fieldOfView_mm")
-        size = space.find("{*}matrixSize")
-        fx, fy, fz = (float(fov.find(f"{{*}}{a}").text) for a in "xyz")
-        nx, ny = (float(size.find(f"{{*}}{a}").text) for a in "xy")
+        space = _xml_child(root, ".//{*}encoding/{*}reconSpace")
+        fov = _xml_child(space, "{*}fieldOfView_mm")
+        size = _xml_child(space, "{*}matrixSize")
+        fx, fy, fz = (_xml_number(fov, a) for a in "xyz")
+        nx, ny = (_xml_number(size, a) for a in "xy")
     except Exception:  # noqa: BLE001 - geometry is optional; a bad header leaves it out
         return None
     # Rows run along the readout (ISMRMRD x) in fastMRI's arrays, columns along y.
@@ -673,10 +689,10 @@ def _read_dicom_folder(folder: Path) -> Volume:
             f"the folder holds {len(series)} DICOM series; put each in its own folder: {listing}",
         )
     (members,) = series.values()
-    return _read_dicom_files([file for file, _ in members], name=folder, skipped=not_dicom)
+    return read_dicom_files([file for file, _ in members], name=folder, skipped=not_dicom)
 
 
-def _read_dicom_files(files: list[Path], *, name: Path, skipped: Iterable[Path] = ()) -> Volume:
+def read_dicom_files(files: list[Path], *, name: Path, skipped: Iterable[Path] = ()) -> Volume:
     """One series from its files: sorted along the slice normal, rescaled, with its affine.
 
     ``skipped`` (files of the folder not read as images) is named in a gap error, as a clue.

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_int
+from ..artefacts import KINDS, corrupt
+from .prepare import znorm
 
 __all__ = [
     "TrainingSample",
@@ -28,8 +30,6 @@ __all__ = [
     "SampleGenerator",
     "sample_rng",
     "epoch_order",
-    "describe_samples",
-    "summarise_samples",
 ]
 
 
@@ -69,8 +69,6 @@ class TrainingSample:
 
 
 def _check_tasks(tasks: Sequence[str]) -> tuple[str, ...]:
-    from ..artefacts import KINDS
-
     if isinstance(tasks, str):
         tasks = (tasks,)
     tasks = tuple(tasks)
@@ -85,7 +83,7 @@ def training_sample(
     epoch: int,
     index: int,
     *,
-    tasks: Sequence[str] = ("bias", "subsampling", "motion", "noise"),
+    tasks: Sequence[str] = KINDS,
     fidelity: str = "paper",
     artefact_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TrainingSample:
@@ -94,8 +92,6 @@ def training_sample(
     ``artefact_options`` maps an artefact to keywords pinned for it, for example
     ``{"motion": {"motion": "mixed"}}`` for the pelvic model.
     """
-    from ..artefacts import corrupt
-    from .prepare import znorm
 
     tasks = _check_tasks(tasks)
     rng = sample_rng(seed, epoch, index)
@@ -137,7 +133,7 @@ class SampleGenerator:
         clean: Any,
         *,
         batch_size: int = 16,
-        tasks: Sequence[str] = ("bias", "subsampling", "motion", "noise"),
+        tasks: Sequence[str] = KINDS,
         seed: int = 0,
         shuffle: bool = True,
         drop_last: bool = False,
@@ -208,89 +204,3 @@ class SampleGenerator:
         label = np.zeros((len(samples), len(self.tasks)), dtype=np.float32)
         label[np.arange(len(samples)), [s.label for s in samples]] = 1.0
         return corrupted, {"clean": clean, "label": label}
-
-
-def describe_samples(
-    clean: Any,
-    n_samples: int,
-    *,
-    seed: int = 0,
-    tasks: Sequence[str] = ("bias", "subsampling", "motion", "noise"),
-    fidelity: str = "paper",
-    artefact_options: Mapping[str, Mapping[str, Any]] | None = None,
-):
-    """The artefacts and main parameters of the first ``n_samples`` training samples of epoch 0.
-
-    Returns a pandas DataFrame, one row per sample: ``kind`` and, where they apply,
-    ``field_width`` (max - min of the bias field range), ``length_scale``, ``acceleration``,
-    ``mask``, ``pe_axis``, ``corrupted_fraction``, ``n_segments``, ``snr_db``. Samples wrap
-    around the slices when ``n_samples`` exceeds them (later epochs).
-    """
-    import pandas as pd
-
-    generator = SampleGenerator(
-        clean,
-        batch_size=1,
-        tasks=tasks,
-        seed=seed,
-        fidelity=fidelity,
-        artefact_options=artefact_options,
-    )
-    n = len(generator.clean)
-    rows = []
-    for i in range(check_int("n_samples", n_samples, 1)):
-        sample = generator.sample(i // n, i % n)
-        params = sample.params
-        row: dict[str, Any] = {"kind": sample.kind}
-        if "field_range" in params:
-            low, high = params["field_range"]
-            row["field_width"] = float(high) - float(low)
-        for key in (
-            "length_scale",
-            "acceleration",
-            "mask",
-            "pe_axis",
-            "motion",
-            "corrupted_fraction",
-            "n_segments",
-            "snr_db",
-        ):
-            if key in params:
-                row[key] = params[key]
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def summarise_samples(samples: Any):
-    """Per artefact: how many samples, their share, and the range of each parameter drawn.
-
-    ``samples`` is the DataFrame of `describe_samples`; returns a DataFrame indexed by kind.
-    """
-    import pandas as pd
-
-    rows = []
-    for kind, group in samples.groupby("kind", sort=False):
-        ranges = []
-        for key in group.columns.drop("kind"):
-            values = group[key].dropna()
-            if values.empty:
-                continue
-            if pd.api.types.is_numeric_dtype(values):
-                distinct = sorted(values.unique())
-                if len(distinct) <= 4:
-                    ranges.append(f"{key} in {{{', '.join(f'{v:g}' for v in distinct)}}}")
-                else:
-                    ranges.append(f"{key} {values.min():.3g} to {values.max():.3g}")
-            else:
-                ranges.append(f"{key} in {{{', '.join(sorted(map(str, values.unique())))}}}")
-        rows.append(
-            {
-                "kind": kind,
-                "samples": len(group),
-                "share": round(len(group) / len(samples), 3),
-                "parameters drawn": "; ".join(ranges),
-            }
-        )
-    order = ["bias", "subsampling", "motion", "noise"]
-    table = pd.DataFrame(rows).set_index("kind")
-    return table.reindex([k for k in order if k in table.index])

@@ -1,7 +1,7 @@
 """Data settings that depend on the profile (how many slices, batch size, evaluation-set size).
 
-Kept beside the data layer rather than in `mtmri_lib.profiles`, keyed by the same profile
-names; ``image_size`` comes from the profile itself.
+The data layer's own named defaults, keyed by the profile names; `mtmri_lib.profiles.Profile`
+composes one of them (and ``Profile.with_`` changes it), without this layer importing it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..profiles import Profile, get_profile
+from .._checks import scale_settings
 
 __all__ = ["DataSettings", "DATA_SETTINGS", "data_settings", "SPLIT_FRACTIONS"]
 
@@ -33,8 +33,6 @@ class DataSettings:
         split has more, a subset is drawn from the seed (evenly over the volumes' slices).
     eval_slices : int or None
         Slices per fixed evaluation set (drawn from the test split); None: all test slices.
-    batch_size : int
-        Default batch size of the training-sample pipeline.
     demo_validation_every : int
         Demo data: every n-th template slice (per orientation) goes to validation.
     demo_validation_gap : int
@@ -50,7 +48,6 @@ class DataSettings:
     image_size: int
     max_slices: dict[str, int | None]
     eval_slices: int | None
-    batch_size: int
     demo_validation_every: int = 10
     demo_validation_gap: int = 1
     min_foreground: float = 0.01
@@ -66,14 +63,12 @@ DATA_SETTINGS: dict[str, DataSettings] = {
         image_size=32,
         max_slices={"train": 48, "validation": 12, "test": 12},
         eval_slices=6,
-        batch_size=8,
         distribution_samples=40,
     ),
     "cpu": DataSettings(
         image_size=64,
         max_slices={"train": None, "validation": None, "test": None},
         eval_slices=None,
-        batch_size=16,
     ),
     # The article evaluates on the whole fastMRI test split; stored as float32 that is about
     # 70 GB of evaluation sets at 320 x 320, so the paper profile keeps a documented subset of
@@ -82,14 +77,12 @@ DATA_SETTINGS: dict[str, DataSettings] = {
         image_size=320,
         max_slices={"train": None, "validation": None, "test": None},
         eval_slices=2000,
-        batch_size=4,
         distribution_samples=2000,
     ),
 }
 
 
-def data_settings(profile: str | Profile) -> DataSettings:
-    """The data settings of a profile (its ``image_size`` taken from the profile)."""
-    profile = get_profile(profile)
-    base = DATA_SETTINGS.get(profile.name, DATA_SETTINGS["cpu"])
-    return base.with_(image_size=profile.image_size)
+def data_settings(profile: Any) -> DataSettings:
+    """The data settings of a profile: ``profile`` itself if it is a `DataSettings`, those a
+    `mtmri_lib.profiles.Profile` composes, or the named ones (an unknown name raises)."""
+    return scale_settings(profile, "data", DATA_SETTINGS, DataSettings)

@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..profiles import Profile
-from ..store import atomic_write, atomic_write_json
+from ..store import atomic_write, atomic_write_json, shared_data_dir
 from .demo import demo_volumes
 from .prepare import PreparedVolume, prepare_volume
 from .readers import read_volume
@@ -42,6 +41,8 @@ __all__ = [
     "demo_slice_sets",
     "shared_data_dir",
     "CACHE_VERSION",
+    "DataSources",
+    "data_sources",
 ]
 
 CACHE_VERSION = 1
@@ -121,17 +122,17 @@ class SliceSet:
         """Side of the slices in pixels."""
         return int(self.images.shape[-1])
 
-    def subset(self, indices: Sequence[int]) -> SliceSet:
+    def subset(self, indices: Sequence[int] | np.ndarray) -> SliceSet:
         """The slices at ``indices`` (in that order), as an in-memory set."""
-        indices = np.asarray(indices, dtype=np.int64)
+        chosen = np.asarray(indices, dtype=np.int64)
         return SliceSet(
             name=self.name,
-            images=np.asarray(self.images[indices], dtype=np.float32).reshape(
-                len(indices), self.size, self.size
+            images=np.asarray(self.images[chosen], dtype=np.float32).reshape(
+                len(chosen), self.size, self.size
             ),
-            patient_id=self.patient_id[indices],
-            volume=self.volume[indices],
-            slice_index=self.slice_index[indices],
+            patient_id=self.patient_id[chosen],
+            volume=self.volume[chosen],
+            slice_index=self.slice_index[chosen],
         )
 
     def summary(self) -> dict[str, Any]:
@@ -171,7 +172,7 @@ def _from_prepared(name: str, prepared: list[PreparedVolume], labels: list[str])
     )
 
 
-def _cap(slice_set: SliceSet, limit: int | None, seed: int) -> SliceSet:
+def cap_slices(slice_set: SliceSet, limit: int | None, seed: int) -> SliceSet:
     """At most ``limit`` slices, drawn from the seed and kept in their original order."""
     if limit is None or len(slice_set) <= limit:
         return slice_set
@@ -217,7 +218,7 @@ def demo_slice_sets(settings: DataSettings, seed: int = 0) -> dict[str, SliceSet
             )
             grouped[split][1].append(label)
     sets = {name: _from_prepared(name, *grouped[name]) for name in grouped}
-    return {name: _cap(s, settings.max_slices.get(name), seed) for name, s in sets.items()}
+    return {name: cap_slices(s, settings.max_slices.get(name), seed) for name, s in sets.items()}
 
 
 def _cache_key(path: Path, settings: DataSettings, from_kspace: bool) -> str:
@@ -327,26 +328,12 @@ def _real_slice_sets(
             if prepared
             else np.zeros(0, np.int64),
         )
-        sets[name] = _cap(slice_set, settings.max_slices.get(name), seed)
+        sets[name] = cap_slices(slice_set, settings.max_slices.get(name), seed)
     return sets
 
 
-def shared_data_dir(output_dir: str | os.PathLike) -> Path:
-    """Where the notebooks of one book run keep prepared data: the split manifest, prepared
-    slices and the fixed evaluation sets (``load_slice_sets`` and ``eval_sets`` with this as
-    their ``output_dir``).
-
-    The book runner gives each notebook ``output_dir = <build>/outputs/<profile>/<notebook>``;
-    the shared folder is the sibling ``data`` (the data chapter's own folder), so the other
-    chapters reuse what it stored instead of storing a copy each (at ``paper`` scale the
-    evaluation sets alone are about 11 GB). Plain papermill runs that give every notebook the
-    same ``output_dir`` share it the same way.
-    """
-    return Path(output_dir).parent / "data"
-
-
 def load_slice_sets(
-    profile: str | Profile = "cpu",
+    profile: Any = "cpu",
     *,
     data_dir: str | os.PathLike | None = None,
     seed: int = 0,
@@ -402,3 +389,44 @@ def load_slice_sets(
         splits=splits,
         progress=progress,
     )
+
+
+@dataclass(frozen=True)
+class DataSources:
+    """The data folders of a run: None means the packaged demo volumes."""
+
+    brain: Path | None
+    pelvic: Path | None
+
+    def folder(self, dataset: str) -> Path | None:
+        return self.brain if dataset == "brain" else self.pelvic
+
+    def describe(self, dataset: str) -> str:
+        folder = self.folder(dataset)
+        if folder is not None:
+            return f"{dataset} volumes in {folder}"
+        if dataset == "pelvic":
+            return (
+                "packaged demo volumes (the MNI152 brain template), standing in for the pelvic "
+                "data, which is not available here"
+            )
+        return "packaged demo volumes (the MNI152 brain template)"
+
+
+def data_sources(data_dir: str | os.PathLike | None) -> DataSources:
+    """Which folders the brain and the pelvic models train on.
+
+    ``None``: both on the packaged demo volumes (the pelvic model so labelled). A folder with a
+    ``brain`` and/or ``pelvic`` subfolder: those (a missing one falls back to the demo
+    volumes). Any other folder: the brain data; the pelvic model then trains on the demo
+    volumes, labelled as such.
+    """
+    if data_dir is None:
+        return DataSources(None, None)
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such data folder")
+    brain, pelvic = folder / "brain", folder / "pelvic"
+    if brain.is_dir() or pelvic.is_dir():
+        return DataSources(brain if brain.is_dir() else None, pelvic if pelvic.is_dir() else None)
+    return DataSources(folder, None)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._checks import check_int
 from ..store import atomic_write_json
-from .readers import patient_id_of
+from .readers import find_volume_paths, patient_id_of
 from .settings import SPLIT_FRACTIONS
 
 __all__ = ["split_patients", "split_counts", "make_split", "load_split", "Split"]
@@ -201,20 +201,22 @@ def make_split(
     A file whose patient cannot be read is left out with a warning naming it, and a final
     warning counts them; the manifest lists them under ``unreadable``.
     """
-    from .readers import find_volume_paths
 
     root = None
+    given: Iterable[str | os.PathLike]
     if isinstance(paths, (str, os.PathLike)):
         root = Path(paths)
-        paths = find_volume_paths(root) if root.is_dir() else [root]
+        given = find_volume_paths(root) if root.is_dir() else [root]
         root = root if root.is_dir() else root.parent
-    paths = [Path(p) for p in paths]
-    if not paths:
+    else:
+        given = paths
+    volume_paths = [Path(p) for p in given]
+    if not volume_paths:
         raise ValueError("no volumes to split")
     fractions = _fractions(fractions if fractions is not None else dataset)
     patient_of: dict[Path, str] = {}
     skipped: list[str] = []
-    for path in paths:
+    for path in volume_paths:
         try:
             patient_of[path] = patient_id_of(path)
         except (OSError, ValueError) as error:
@@ -222,11 +224,11 @@ def make_split(
             warnings.warn(f"left out of the split: {error}", stacklevel=2)
     if skipped:
         warnings.warn(
-            f"left {len(skipped)} of {len(paths)} volume(s) out of the split (unreadable)",
+            f"left {len(skipped)} of {len(volume_paths)} volume(s) out of the split (unreadable)",
             stacklevel=2,
         )
-    paths = list(patient_of)
-    if not paths:
+    volume_paths = list(patient_of)
+    if not volume_paths:
         raise ValueError("no readable volumes to split")
     patients_now = sorted(set(patient_of.values()))
 
@@ -253,7 +255,7 @@ def make_split(
         reused = False
     split_name = {p: name for name, ps in patients.items() for p in ps}
     files: dict[str, list[Path]] = {name: [] for name in patients}
-    for path in paths:
+    for path in volume_paths:
         files[split_name[patient_of[path]]].append(path)
     split = Split(
         patients=patients,

@@ -22,20 +22,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .evaluation import CORRUPTED_INPUT
-from .metrics import METRIC_LABELS, score_pairs
-from .tables import BASELINE, REFERENCE, ResultTable, Row, TableSpec
+from ..artefacts import corrupt, make_mask
+from ..evaluation import CORRUPTED_INPUT
+from ..fourier import fft2c
+from ..metrics import METRIC_LABELS, score_pairs
+from .tables import BASELINE, REFERENCE, ResultTable, Row, TableSpec, build_table
 
 __all__ = [
     "variant_table",
     "compare_tables",
     "compare_metric_fidelity",
     "summarise_comparison",
-    "plot_metric_fidelity",
     "sample_training_corruptions",
     "describe_corruptions",
     "severity_table",
-    "plot_corruption_distributions",
     "mask_fractions",
     "measured_snr",
 ]
@@ -102,7 +102,6 @@ def compare_metric_fidelity(
     """`compare_tables` of each table built from the "paper" and the "code" metric scores
     (``scores`` must hold both, see `mtmri_lib.evaluation.evaluate`'s ``metric_fidelity``);
     one frame with a ``table`` column."""
-    from .tables import build_table
 
     frames = []
     for number in tables:
@@ -126,28 +125,6 @@ def summarise_comparison(comparison: pd.DataFrame, names: tuple[str, str] = ("pa
             "cells": grouped.size(),
         }
     )
-
-
-def plot_metric_fidelity(scores: pd.DataFrame, metric: str = "ssim"):
-    """Per slice: the metric with the code's setting against the text's, one colour per
-    method; the diagonal marks no change."""
-    import matplotlib.pyplot as plt
-
-    part = scores[scores["metric"] == metric]
-    wide = part.pivot_table(
-        index=["set", "method", "slice"], columns="metric_fidelity", values="value"
-    ).dropna()
-    fig, ax = plt.subplots(figsize=(4.2, 4.0), layout="constrained")
-    plt.close(fig)
-    for method, group in wide.groupby(level="method"):
-        ax.plot(group["paper"], group["code"], ".", markersize=3, alpha=0.6, label=method)
-    low = float(min(wide["paper"].min(), wide["code"].min()))
-    ax.plot([low, 1], [low, 1], "k-", linewidth=0.8)
-    label = METRIC_LABELS.get(metric, metric)
-    ax.set_xlabel(f"{label}, text (data range = reference's max - min)")
-    ax.set_ylabel(f"{label}, code (data range 2)")
-    ax.legend(fontsize=7, markerscale=2)
-    return fig
 
 
 def _summary(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +167,6 @@ def sample_training_corruptions(
     (``||corrupted - clean||^2 / ||clean||^2``, on the [0, 1] scale, before
     z-normalisation) and the metrics of the corrupted image against the clean slice.
     """
-    from .artefacts import corrupt
 
     if variant is None:
         pins = ", ".join(f"{key}={value!r}" for key, value in fixed.items())
@@ -227,9 +203,11 @@ def describe_corruptions(samples: pd.DataFrame) -> pd.DataFrame:
     appearance), to 4 decimals."""
     order = list(dict.fromkeys(samples["variant"]))
     numeric = samples.drop(columns=["slice"]).groupby("variant", sort=False)
-    quantiles = numeric.quantile([0.05, 0.5, 0.95])
+    quantiles = numeric.quantile(np.array([0.05, 0.5, 0.95]))
     quantiles.index = quantiles.index.set_names(["variant", "quantile"])
-    return quantiles.unstack("quantile").T[order].round(4)
+    wide = quantiles.unstack("quantile")
+    assert isinstance(wide, pd.DataFrame)  # a frame's two-level index unstacks to a frame
+    return wide.T[order].round(4)
 
 
 def severity_table(samples: dict[str, pd.DataFrame], reference: str = "code") -> pd.DataFrame:
@@ -255,31 +233,6 @@ def severity_table(samples: dict[str, pd.DataFrame], reference: str = "code") ->
     return pd.concat(frames).reset_index().set_index(["artefact", "variant"])
 
 
-def plot_corruption_distributions(samples: pd.DataFrame, columns: Sequence[str]):
-    """Histograms of some columns of `sample_training_corruptions`, one colour per variant
-    (a column whose values span more than two decades is shown on a log axis)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        1, len(columns), figsize=(3.2 * len(columns), 2.6), squeeze=False, layout="constrained"
-    )
-    plt.close(fig)
-    for ax, column in zip(axes[0], columns, strict=True):
-        values = samples[column].dropna()
-        low, high = float(values.min()), float(values.max())
-        logarithmic = low > 0 and high / low > 100
-        if logarithmic:
-            bins = np.geomspace(low, high, 20)
-            ax.set_xscale("log")
-        else:
-            bins = np.linspace(low, high, 16) if high > low else 5
-        for variant, part in samples.groupby("variant", sort=False):
-            ax.hist(part[column], bins=bins, alpha=0.5, label=str(variant))
-        ax.set_title(column, fontsize=9)
-    axes[0, 0].legend(fontsize=8)
-    return fig
-
-
 def mask_fractions(
     n_lines: int = 320,
     *,
@@ -294,7 +247,6 @@ def mask_fractions(
     ``SeedSequence([seed, i])`` for every row. Columns: the mean and standard deviation of
     the sampled fraction, and the nominal 1 / R beside them.
     """
-    from .artefacts import make_mask
 
     records = []
     for mask in masks:
@@ -341,8 +293,6 @@ def measured_snr(
     out 10 log10 2 dB (3.0 dB) above the nominal value; ``effective_snr_db`` is what the
     parameters record.
     """
-    from .artefacts import corrupt
-    from .fourier import fft2c
 
     image = np.asarray(image, dtype=np.float64)
     signal = float(np.mean(np.abs(fft2c(image))))
@@ -359,6 +309,8 @@ def measured_snr(
                 sd = float(np.sqrt(np.mean(np.abs(noise) ** 2) / 2))
                 measured.append(20 * np.log10(signal / sd))
                 recorded = result.params["effective_snr_db"]
+            if recorded is None:
+                raise ValueError(f"draws must be at least 1; got {draws!r}")
             records.append(
                 {
                     "nominal SNR (dB)": float(nominal),

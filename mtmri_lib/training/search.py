@@ -27,6 +27,10 @@ raises `mtmri_lib.store.StoreError` naming it and the project folder to delete.
 
 from __future__ import annotations
 
+from .. import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
+
+# isort: split
+
 import hashlib
 import json
 import math
@@ -38,28 +42,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
-
-# isort: split
 import numpy as np
 
-from .losses import KERNEL_NAMES, KERNEL_SYMBOLS
-from .models import build_model, model_config, set_global_seed
-from .profiles import Profile, get_profile
-from .store import atomic_write_json, read_json
-from .training import (
-    ARTICLE_HYPERPARAMETERS,
-    MODEL_LABELS,
+from .._checks import profile_name
+from ..losses import KERNEL_NAMES
+from ..models import ModelSpec, build_model, model_config, model_spec, set_global_seed
+from ..store import atomic_write_json, read_json, search_dir
+from .datasets import data_sources, model_datasets
+from .fit import fit_network
+from .specs import (
     OPTIMIZERS,
     TRAINING_FORMAT,
     HyperParameters,
-    ModelSpec,
     TrainingSettings,
-    _code_digest,
-    _spec,
-    data_sources,
-    fit_network,
-    search_dir,
+    model_code_digest,
     training_settings,
 )
 
@@ -67,7 +63,6 @@ __all__ = [
     "LEARNING_RATE_RANGE",
     "DIVERGED_MSE",
     "search_space",
-    "search_space_table",
     "hyperparameters_from",
     "SearchResult",
     "tuner_seed",
@@ -76,8 +71,6 @@ __all__ = [
     "run_searches",
     "search_trials",
     "best_hyperparameters",
-    "table2",
-    "TABLE2_ROWS",
 ]
 
 #: The learning-rate range of the search: 10^-7 to 10^-2, sampled on a log scale.
@@ -104,7 +97,7 @@ def search_space(model: str | ModelSpec):
     """
     import keras_tuner
 
-    spec = _spec(model)
+    spec = model_spec(model)
     space = keras_tuner.HyperParameters()
     space.Choice("optimizer", list(OPTIMIZERS))
     space.Float("learning_rate", *LEARNING_RATE_RANGE, sampling="log")
@@ -113,26 +106,6 @@ def search_space(model: str | ModelSpec):
         for name in KERNEL_NAMES:
             space.Float(f"delta_{name}", 0.0, 1.0)
     return space
-
-
-def search_space_table(model: str | ModelSpec):
-    """The search space of a model as a table: one row per hyper-parameter, its range and
-    scale (a pandas DataFrame)."""
-    import pandas as pd
-
-    rows = []
-    for hp in search_space(model).space:
-        if type(hp).__name__ == "Choice":
-            rows.append({"hyper-parameter": hp.name, "values": ", ".join(map(str, hp.values))})
-        else:
-            rows.append(
-                {
-                    "hyper-parameter": hp.name,
-                    "values": f"[{hp.min_value:g}, {hp.max_value:g}]",
-                    "sampling": hp.sampling,
-                }
-            )
-    return pd.DataFrame(rows).set_index("hyper-parameter").fillna("")
 
 
 def hyperparameters_from(values: Mapping[str, Any]) -> HyperParameters:
@@ -173,6 +146,8 @@ def _tuner_class():
     class SeededBayesianOracle(keras_tuner.oracles.BayesianOptimizationOracle):
         """keras-tuner's Bayesian oracle, each proposal seeded by its trial's index and its
         files written whole."""
+
+        trials: dict[str, Any]  # keras-tuner's trials by id (untyped there)
 
         def populate_space(self, trial_id):
             # keras-tuner draws the random initial points from ``_seed_state`` and the
@@ -304,16 +279,16 @@ def _check_seed(seed: Any) -> int:
 
 def _request(
     model: str | ModelSpec,
-    profile: str | Profile,
+    profile: Any,
     data_dir: str | os.PathLike | None,
     seed: int,
     settings: TrainingSettings | None,
     trials: int | None,
 ) -> tuple[ModelSpec, str, TrainingSettings, dict[str, Any]]:
     """The arguments checked, and what the project's folder name is the digest of."""
-    spec = _spec(model)
-    profile = get_profile(profile).name
+    spec = model_spec(model)
     settings = settings if settings is not None else training_settings(profile)
+    profile = profile_name(profile)
     seed = _check_seed(seed)
     max_trials = trials if trials is not None else settings.search_trials.get(spec.label, 1)
     if isinstance(max_trials, bool) or not isinstance(max_trials, numbers.Integral):
@@ -342,17 +317,17 @@ def _request(
             )
         },
         "data": None if folder is None else str(Path(folder).resolve()),
-        "code": _code_digest(),
+        "code": model_code_digest(),
     }
     return spec, profile, settings, request
 
 
 def search_project(
     model: str | ModelSpec,
-    profile: str | Profile = "cpu",
+    profile: Any = "cpu",
     *,
     data_dir: str | os.PathLike | None = None,
-    output_dir: str | os.PathLike = "_build/outputs/cpu/search",
+    output_dir: str | os.PathLike,
     seed: int = 0,
     settings: TrainingSettings | None = None,
     trials: int | None = None,
@@ -360,16 +335,16 @@ def search_project(
     """The keras-tuner project folder `run_search` uses for these arguments (which may not
     exist yet). Its name is the model's key, the profile and a digest of the search's
     request (arguments, settings, data folder, code)."""
-    spec, profile, _, request = _request(model, profile, data_dir, seed, settings, trials)
-    return search_dir(output_dir) / _project_name(spec, profile, request)
+    spec, name, _, request = _request(model, profile, data_dir, seed, settings, trials)
+    return search_dir(output_dir) / _project_name(spec, name, request)
 
 
 def run_search(
     model: str | ModelSpec,
-    profile: str | Profile = "cpu",
+    profile: Any = "cpu",
     *,
     data_dir: str | os.PathLike | None = None,
-    output_dir: str | os.PathLike = "_build/outputs/cpu/search",
+    output_dir: str | os.PathLike,
     seed: int = 0,
     settings: TrainingSettings | None = None,
     trials: int | None = None,
@@ -411,13 +386,11 @@ def run_search(
     """
     import keras_tuner
 
-    from .training import _datasets
-
-    spec, profile, settings, request = _request(model, profile, data_dir, seed, settings, trials)
+    spec, name, settings, request = _request(model, profile, data_dir, seed, settings, trials)
     seed = request["seed"]
-    project = search_dir(output_dir) / _project_name(spec, profile, request)
+    project = search_dir(output_dir) / _project_name(spec, name, request)
     _check_project(project, spec.label)  # before the data are loaded: fail fast
-    train, validation, _, _, _ = _datasets(
+    train, validation, _, _, _ = model_datasets(
         spec, profile, settings, data_dir, output_dir, seed=seed, data_seed=seed, fidelity="paper"
     )
     config = model_config(profile)
@@ -464,17 +437,17 @@ def run_search(
 
 
 def run_searches(
-    profile: str | Profile = "cpu",
+    profile: Any = "cpu",
     *,
     data_dir: str | os.PathLike | None = None,
-    output_dir: str | os.PathLike = "_build/outputs/cpu/search",
+    output_dir: str | os.PathLike,
     seed: int = 0,
     models: Sequence[str] | None = None,
     verbose: str | int = 0,
 ) -> dict[str, SearchResult]:
     """`run_search` for every model the profile searches (``settings.search_models``)."""
     settings = training_settings(profile)
-    labels = settings.search_models if models is None else [_spec(m).label for m in models]
+    labels = settings.search_models if models is None else [model_spec(m).label for m in models]
     return {
         label: run_search(
             label,
@@ -490,10 +463,10 @@ def run_searches(
 
 
 def _latest_project(label: str, profile: str, output_dir: str | os.PathLike) -> Path | None:
-    spec = _spec(label)
+    spec = model_spec(label)
     folder = search_dir(output_dir)
     candidates = [
-        p.parent for p in folder.glob(f"{spec.key}-{get_profile(profile).name}-*/{_TRIALS_FILE}")
+        p.parent for p in folder.glob(f"{spec.key}-{profile_name(profile)}-*/{_TRIALS_FILE}")
     ]
     if not candidates:
         return None
@@ -502,7 +475,7 @@ def _latest_project(label: str, profile: str, output_dir: str | os.PathLike) -> 
 
 def search_trials(
     model: str | ModelSpec,
-    profile: str | Profile,
+    profile: Any,
     output_dir: str | os.PathLike,
     *,
     project: str | os.PathLike | None = None,
@@ -517,7 +490,7 @@ def search_trials(
     """
     import pandas as pd
 
-    spec = _spec(model)
+    spec = model_spec(model)
     project = (
         Path(project) if project is not None else _latest_project(spec.label, profile, output_dir)
     )
@@ -549,109 +522,7 @@ def _best(table) -> tuple[HyperParameters | None, float | None]:
 
 
 def best_hyperparameters(
-    model: str | ModelSpec, profile: str | Profile, output_dir: str | os.PathLike
+    model: str | ModelSpec, profile: Any, output_dir: str | os.PathLike
 ) -> HyperParameters | None:
     """The best completed trial's hyper-parameters of a model's latest search (None: none)."""
     return _best(search_trials(model, profile, output_dir))[0]
-
-
-#: Rows of Table 2: (row label, key in a trial / the article's record).
-TABLE2_ROWS: tuple[tuple[str, str], ...] = (
-    ("optimizer", "optimizer"),
-    ("learning rate", "learning_rate"),
-    ("alpha", "alpha"),
-    *((f"delta ({KERNEL_SYMBOLS[name]})", f"delta_{name}") for name in KERNEL_NAMES),
-    ("trials", "trials"),
-    ("best val MSE", "val_mse"),
-)
-
-
-def _article_value(label: str, key: str) -> str:
-    known = ARTICLE_HYPERPARAMETERS[label]
-    spec = _spec(label)
-    if key == "optimizer":
-        return "RMSprop"
-    if key == "learning_rate":
-        return "unknown"
-    if key == "alpha":
-        if known["alpha"] is not None:
-            return f"{known['alpha']:.2f}"
-        low, high = known["alpha_range"]
-        return f"unknown ({low}-{high})"
-    if key.startswith("delta_"):
-        if not spec.convolutional_loss:
-            return "*"
-        value = known["deltas"][key.removeprefix("delta_")]
-        return "unknown" if value is None else f"{value:.2f}"
-    if key == "trials":
-        return str(known["search_trials"])
-    return "unknown"
-
-
-def _run_value(label: str, key: str, best: Mapping[str, Any] | None, n_trials: int) -> str:
-    if best is None:
-        return "not searched"
-    if key == "trials":
-        return str(n_trials)
-    if key.startswith("delta_") and not _spec(label).convolutional_loss:
-        return "*"
-    value = best.get(key)
-    if value is None:
-        return "-"
-    if key == "optimizer":
-        return {"adam": "Adam", "rmsprop": "RMSprop"}[value]
-    if key == "learning_rate":
-        return f"{value:.2e}"
-    if key == "val_mse":
-        return f"{value:.4f}"
-    return f"{value:.2f}"
-
-
-def table2(
-    profile: str | Profile,
-    output_dir: str | os.PathLike,
-    *,
-    models: Sequence[str] = MODEL_LABELS,
-):
-    """Table 2: the best hyper-parameters of this run's search beside the article's.
-
-    Rows: optimiser, learning rate, alpha, the nine deltas, the number of trials and the best
-    validation MSE; columns: (model, ``"article"`` / ``"this run"``). The article's values are
-    those FACTS.md lists (all else "unknown", never filled in); "*" marks deltas that do not
-    apply (models without L_C, as the article's table marks them); "not searched" marks models
-    this profile does not search. The table's ``attrs["caption"]`` names the profile.
-    """
-    import pandas as pd
-
-    profile = get_profile(profile).name
-    columns, data = [], []
-    for label in models:
-        trials = search_trials(label, profile, output_dir)
-        best = None
-        if not trials.empty:
-            done = trials[trials["status"].eq("COMPLETED") & trials["val_mse"].notna()]
-            if not done.empty:
-                best = done.loc[done["val_mse"].idxmin()].dropna().to_dict()
-        n_trials = 0 if trials.empty else int(trials["status"].eq("COMPLETED").sum())
-        columns += [(label, "article"), (label, "this run")]
-        data.append([_article_value(label, key) for _, key in TABLE2_ROWS])
-        data.append([_run_value(label, key, best, n_trials) for _, key in TABLE2_ROWS])
-    table = pd.DataFrame(
-        np.array(data, dtype=object).T,
-        index=[row for row, _ in TABLE2_ROWS],
-        columns=pd.MultiIndex.from_tuples(columns, names=["model", "source"]),
-    )
-    settings = training_settings(profile)
-    table.attrs["caption"] = (
-        f"Table 2 of the article beside this run's search (profile {profile!r}: "
-        f"{settings.search_max_epochs} epoch(s) of at most "
-        f"{settings.search_steps_per_epoch or 'all'} batches per trial"
-        + (
-            ", the packaged demo data"
-            if profile != "paper"
-            else ", patience " + str(settings.search_patience)
-        )
-        + "). The article's table body is not available: values it does not state are "
-        "'unknown'. '*': not optimised (no L_C)."
-    )
-    return table

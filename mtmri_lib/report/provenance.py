@@ -10,11 +10,10 @@ import datetime as _dt
 import os
 import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .store import atomic_write_json
+from ..store import atomic_write_json, package_versions
 
 __all__ = ["PACKAGES", "provenance", "show_provenance"]
 
@@ -47,15 +46,8 @@ PACKAGES = (
 )
 
 
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def _git(*args: str) -> str | None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
@@ -100,7 +92,7 @@ def provenance(*, profile: str, seed: int | None = None, **extra: Any) -> dict[s
         **extra,
         "commit": commit if commit else "unknown (not a git checkout)",
         "uncommitted_changes": bool(dirty) if dirty is not None else None,
-        "packages": {name: v for name in PACKAGES if (v := _version(name)) is not None},
+        "packages": package_versions(PACKAGES),
         "python": platform.python_version(),
         "machine": {
             "platform": platform.platform(),

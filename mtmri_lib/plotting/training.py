@@ -13,14 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .figures import _subplots
+from .base import figure
 
 __all__ = [
     "plot_training_curves",
     "plot_training_times",
     "plot_search_history",
-    "seed_spread",
-    "hyperparameter_table",
 ]
 
 
@@ -42,7 +40,7 @@ def plot_training_curves(trained: Sequence[Any], *, metric: str = "mse"):
     labels = list(dict.fromkeys(model.label for model in trained))
     columns = min(4, max(1, len(labels)))
     rows = math.ceil(len(labels) / columns) if labels else 1
-    fig, axes = _subplots(rows, columns, (3.3 * columns, 2.7 * rows))
+    fig, axes = figure(rows, columns, (3.3 * columns, 2.7 * rows))
     colours = ["C0", "C1", "C2", "C3", "C4"]
     for ax in axes.flat[len(labels) :]:
         ax.set_visible(False)
@@ -81,7 +79,7 @@ def plot_training_curves(trained: Sequence[Any], *, metric: str = "mse"):
 
 def plot_training_times(summary: Any):
     """Training time per model (bars; one per model and seed) from `training_summary`."""
-    fig, axes = _subplots(1, 1, (7.0, 2.8))
+    fig, axes = figure(1, 1, (7.0, 2.8))
     ax = axes[0, 0]
     names = [f"{row.model} (seed {row.seed})" for row in summary.itertuples()]
     ax.barh(names, summary["training time (s)"], color="C0")
@@ -103,7 +101,7 @@ def plot_search_history(trials: Mapping[str, Any]):
     """
     searched = {label: table for label, table in trials.items() if not table.empty}
     rows = max(1, len(searched))
-    fig, axes = _subplots(rows, 2, (9.0, 2.8 * rows))
+    fig, axes = figure(rows, 2, (9.0, 2.8 * rows))
     if not searched:
         axes[0, 0].text(0.5, 0.5, "no search results", ha="center", va="center")
         axes[0, 1].set_visible(False)
@@ -128,45 +126,3 @@ def plot_search_history(trials: Mapping[str, Any]):
         right.set_ylabel("best val MSE of the trial")
         right.legend(fontsize=7)
     return fig
-
-
-def seed_spread(trained: Sequence[Any]):
-    """Per model: number of seeds, and the mean, standard deviation and range of the best
-    validation MSE over them (the seed noise a difference between models must exceed)."""
-    import pandas as pd
-
-    rows = {}
-    for label in dict.fromkeys(model.label for model in trained):
-        values = np.array([m.record["best_val_mse"] for m in trained if m.label == label], float)
-        rows[label] = {
-            "seeds": len(values),
-            "mean best val MSE": float(np.mean(values)),
-            "sd over seeds": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-            "min": float(np.min(values)),
-            "max": float(np.max(values)),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def hyperparameter_table(hyperparameters: Mapping[str, Any]):
-    """One row per model: optimiser, learning rate, alpha and the nine deltas (blank: MSE).
-
-    ``hyperparameters`` maps a label to a `HyperParameters` (or its ``to_dict()``).
-    """
-    import pandas as pd
-
-    from .losses import KERNEL_NAMES, KERNEL_SYMBOLS
-
-    rows = {}
-    for label, hyper in hyperparameters.items():
-        values = hyper.to_dict() if hasattr(hyper, "to_dict") else dict(hyper)
-        row = {
-            "optimizer": values["optimizer"],
-            "learning rate": values["learning_rate"],
-            "alpha": values["alpha"],
-        }
-        for name in KERNEL_NAMES:
-            deltas = values.get("deltas")
-            row[f"delta {KERNEL_SYMBOLS[name]}"] = None if deltas is None else deltas[name]
-        rows[label] = row
-    return pd.DataFrame.from_dict(rows, orient="index")

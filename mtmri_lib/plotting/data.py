@@ -7,45 +7,22 @@ from typing import Any
 
 import numpy as np
 
-from .evalsets import EvalSets
-from .slicesets import SliceSet
+from ..artefacts import KINDS
+from ..data.evalsets import EvalSets
+from ..data.slicesets import SliceSet
+from .base import figure
 
 __all__ = [
-    "split_summary",
-    "slice_counts",
     "plot_examples",
     "plot_artefact_distribution",
     "plot_eval_sets",
 ]
 
 
-def split_summary(sets: Mapping[str, SliceSet]):
-    """Slices, volumes and patients per split (a pandas DataFrame)."""
-    import pandas as pd
-
-    return pd.DataFrame([s.summary() for s in sets.values()]).set_index("split")
-
-
-def slice_counts(sets: Mapping[str, SliceSet]):
-    """Slices per volume (rows) and split (columns), with totals (a pandas DataFrame)."""
-    import pandas as pd
-
-    frames = [pd.Series(s.volume).value_counts().rename(name) for name, s in sets.items() if len(s)]
-    table = pd.concat(frames, axis=1).fillna(0).astype(int).sort_index()
-    table.loc["total"] = table.sum()
-    table.index.name = "volume"
-    return table
-
-
 def plot_examples(sets: Mapping[str, SliceSet], n_columns: int = 5):
     """Example slices of each split, spread evenly over the split (one row per split)."""
-    import matplotlib.pyplot as plt
-
     names = [name for name, s in sets.items() if len(s)]
-    fig, axes = plt.subplots(
-        len(names), n_columns, figsize=(2.1 * n_columns, 2.3 * len(names)), squeeze=False
-    )
-    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
+    fig, axes = figure(len(names), n_columns, (2.1 * n_columns, 2.3 * len(names)))
     for row, name in enumerate(names):
         slice_set = sets[name]
         chosen = np.unique(np.linspace(0, len(slice_set) - 1, n_columns).round().astype(int))
@@ -61,7 +38,6 @@ def plot_examples(sets: Mapping[str, SliceSet], n_columns: int = 5):
             ax.set_title(f"{slice_set.volume[i]}\nslice {slice_set.slice_index[i]}", fontsize=7)
         axes[row, 0].set_ylabel(f"{name}\n({len(slice_set)} slices)")
     fig.suptitle(f"Prepared slices ({sets[names[0]].size} x {sets[names[0]].size}, [0, 1])")
-    fig.tight_layout()
     return fig
 
 
@@ -78,12 +54,9 @@ def plot_artefact_distribution(samples: Any):
 
     ``samples`` is the DataFrame of `describe_samples`.
     """
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 4, figsize=(13, 5.6))
-    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
+    fig, axes = figure(2, 4, (13, 5.6))
     axes = axes.ravel()
-    counts = samples["kind"].value_counts().reindex(["bias", "subsampling", "motion", "noise"])
+    counts = samples["kind"].value_counts().reindex(list(KINDS))
     counts = counts.dropna()
     axes[0].bar(counts.index, counts.values, color="0.35")
     axes[0].set_title(f"artefact per sample (n = {len(samples)})", fontsize=9)
@@ -115,7 +88,6 @@ def plot_artefact_distribution(samples: Any):
     pe = _pe_axis_counts(samples)
     axes[7].bar([str(k) for k in pe.index], pe.values, color="0.35")
     axes[7].set_title("phase-encoding axis (subsampling, motion)", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
@@ -130,16 +102,11 @@ def _pe_axis_counts(samples: Any):
 
 def plot_eval_sets(sets: EvalSets, index: int = 0):
     """One test slice in every evaluation set: a row per table (3-7), the clean slice first."""
-    import matplotlib.pyplot as plt
-
     by_table: dict[int, list[str]] = {}
     for name in sets.names:
         by_table.setdefault(sets[name].setting.table, []).append(name)
     n_columns = 1 + max(len(v) for v in by_table.values())
-    fig, axes = plt.subplots(
-        len(by_table), n_columns, figsize=(2.3 * n_columns, 2.4 * len(by_table)), squeeze=False
-    )
-    plt.close(fig)  # the caller displays the returned figure; pyplot must not show it again
+    fig, axes = figure(len(by_table), n_columns, (2.3 * n_columns, 2.4 * len(by_table)))
     clean = sets.clean[index]
     limits = (float(clean.min()), float(clean.max()))
     for row, (table, names) in enumerate(sorted(by_table.items())):
@@ -166,5 +133,4 @@ def plot_eval_sets(sets: EvalSets, index: int = 0):
         "(z-normalised, same grey scale)",
         fontsize=10,
     )
-    fig.tight_layout()
     return fig

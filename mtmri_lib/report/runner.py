@@ -28,13 +28,20 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .profiles import get_profile
-from .store import StoreError, atomic_write, atomic_write_json, check_writable_folder, read_json
+from ..profiles import get_profile
+from ..store import (
+    StoreError,
+    atomic_write,
+    atomic_write_json,
+    check_writable_folder,
+    files_digest,
+    read_json,
+)
 
 __all__ = ["chapters", "execute_notebooks", "build_book", "run_book", "BookError"]
 
-ROOT = Path(__file__).resolve().parent.parent
-LIBRARY = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = Path(__file__).resolve().parents[1]
 
 
 class BookError(RuntimeError):
@@ -77,11 +84,7 @@ def _source(root: Path, name: str) -> Path:
 
 
 def _library_digest() -> str:
-    digest = hashlib.sha256()
-    for path in sorted(LIBRARY.rglob("*.py")):
-        digest.update(str(path.relative_to(LIBRARY)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return files_digest(sorted(LIBRARY.rglob("*.py")), root=LIBRARY)
 
 
 def _stamp(notebook: Path, parameters: dict, library: str) -> str:
@@ -188,8 +191,10 @@ def execute_notebooks(
         runs.append(NotebookRun(name, seconds, False))
         stamps[name] = stamp
         atomic_write_json(stamps_path, stamps)
-        over = " OVER BUDGET" if seconds > settings.notebook_budget_s else ""
-        tqdm.write(f"  {name}: {seconds:.1f} s (budget {settings.notebook_budget_s:.0f} s){over}")
+        over = " OVER BUDGET" if seconds > settings.book.notebook_budget_s else ""
+        tqdm.write(
+            f"  {name}: {seconds:.1f} s (budget {settings.book.notebook_budget_s:.0f} s){over}"
+        )
     return runs
 
 

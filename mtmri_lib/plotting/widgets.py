@@ -20,22 +20,24 @@ Two kinds of each, for two audiences:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .artefacts import KINDS, corrupt
-from .fourier import fft2c
+from ..artefacts import KINDS, corrupt
+from ..fourier import fft2c
+from ..metrics import METRICS
+from ..protocols import EvaluationSets, ResidualModel
+from .base import difference_panel, figure, figure_png, image_panel, kspace_panel
+from .results import check_stack, residual_limit, residual_panel, residual_panels
 
 __all__ = [
     "EXPLORERS",
     "artefact_explorer",
     "live_artefact_explorer",
     "panel_png",
-    "figure_png",
     "ExplorerSlices",
     "explorer_slices",
     "residual_explorer",
@@ -63,24 +65,13 @@ def _pinned(kind: str, value: Any) -> dict[str, Any]:
 
 def panel_png(clean: np.ndarray, corrupted: np.ndarray, title: str, dpi: int = 80) -> bytes:
     """One PNG with three panels: the corrupted image, its log k-space, the difference."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.5, 2.7), dpi=dpi)
-    axes = fig.subplots(1, 3)
+    fig, axes = figure(1, 3, (7.5, 2.7))
+    axes = axes[0]
     diff = corrupted - clean
     limit = float(np.abs(diff).max()) or 1.0
-    axes[0].imshow(corrupted, cmap="gray", vmin=0, vmax=max(1.0, float(clean.max())))
-    axes[0].set_title("image", fontsize=9)
-    axes[1].imshow(np.log1p(np.abs(fft2c(corrupted))), cmap="magma")
-    axes[1].set_title("log(1 + |k-space|)", fontsize=9)
-    axes[2].imshow(diff, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    axes[2].set_title(f"difference (max {limit:.2f})", fontsize=9)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
+    image_panel(axes[0], corrupted, "image", limits=(0.0, max(1.0, float(clean.max()))))
+    kspace_panel(axes[1], fft2c(corrupted), "log10 |k-space|")
+    difference_panel(axes[2], diff, f"difference (max {limit:.2f})", limit=limit, colorbar=False)
     fig.suptitle(title, fontsize=10)
     return figure_png(fig, dpi)
 
@@ -170,7 +161,7 @@ def live_artefact_explorer(clean: np.ndarray):
 
     def redraw(*_: Any) -> None:
         value = strength_to_value(kind.value, strength.value)
-        extra = {"mask": "random"} if kind.value == "subsampling" else {}
+        extra: dict[str, Any] = {"mask": "random"} if kind.value == "subsampling" else {}
         if kind.value == "subsampling" and value not in (1, 2, 3, 4, 8):
             extra["centre_fraction"] = 0.08
         result = corrupt(
@@ -185,13 +176,6 @@ def live_artefact_explorer(clean: np.ndarray):
 
 
 # --------------------------------------------------------------------------- residuals
-
-
-def figure_png(fig: Any, dpi: int = 80) -> bytes:
-    """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image``)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -215,7 +199,7 @@ class ExplorerSlices:
 
 
 def explorer_slices(
-    sets: Any,
+    sets: EvaluationSets,
     set_names: Sequence[str] = ("subsampling+motion", "noise+bias"),
     per_set: int = 3,
 ) -> ExplorerSlices:
@@ -256,7 +240,7 @@ def explorer_slices(
 
 def residual_explorer(
     images: Any,
-    corrector: Any,
+    corrector: ResidualModel,
     titles: Sequence[str] | None = None,
     dpi: int = 80,
     *,
@@ -291,9 +275,7 @@ def residual_explorer(
         No slice, slices not of the model's size, or a wrong number of titles.
     """
 
-    from .result_figures import _check_stack, residual_limit, residual_panels
-
-    stack = _check_stack(images, corrector)
+    stack = check_stack(images, corrector)
     outputs = corrector.outputs(stack)
     limit = residual_limit(outputs)
     figures = residual_panels(
@@ -307,7 +289,7 @@ def residual_explorer(
     return _linked_stack([figure_png(fig, dpi) for fig in figures], label, "slice", readout=True)
 
 
-def live_residual_explorer(sets: Any, corrector: Any, *, dpi: int = 80):
+def live_residual_explorer(sets: EvaluationSets, corrector: ResidualModel, *, dpi: int = 80):
     """Any evaluation set, any test slice, through a model, recomputed in the kernel.
 
     Parameters
@@ -326,12 +308,9 @@ def live_residual_explorer(sets: Any, corrector: Any, *, dpi: int = 80):
     """
     import ipywidgets as widgets
 
-    from .metrics import METRICS
-    from .result_figures import _check_stack, residual_panel
-
     if len(sets.names) == 0:
         raise ValueError("the evaluation sets hold no set")
-    _check_stack(sets.clean[:1], corrector)
+    check_stack(sets.clean[:1], corrector)
     names = list(sets.names)
     default = "subsampling+motion" if "subsampling+motion" in names else names[0]
     chooser = widgets.Dropdown(options=names, value=default, description="set")

@@ -1,0 +1,600 @@
+"""The fit loop: the training step, early stopping, and checkpoints that resume.
+
+- `MultiTaskTrainer`: a ``keras.Model`` around a network of `mtmri_lib.models.build_model`
+  whose training step minimises `mtmri_lib.losses.training_objective` (only the labelled
+  residual enters the reconstruction term; the regulariser covers every head) and reports
+  ``loss``, ``reconstruction``, ``regulariser`` and ``mse``: the MSE between the clean
+  image and the model's inference output ``"image"`` (all residuals summed), the quantity
+  early stopping watches on the validation set (``val_mse``).
+- `fit_network`: RMSprop or Adam, early stopping on ``val_mse`` with the best epoch's weights
+  restored, a checkpoint after every epoch (network weights, optimizer state, the data
+  pipeline's epoch, the early-stopping state and the history, in one file replaced
+  atomically) and a CSV history. A run killed at any moment and started again with the
+  same checkpoint folder continues after its last completed epoch.
+- `distribution_strategy`: ``tf.distribute.MirroredStrategy`` when more than one GPU (or,
+  without GPUs, more than one logical CPU) is visible.
+"""
+
+from __future__ import annotations
+
+from .. import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
+
+# isort: split
+
+import contextlib
+import json
+import math
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from ..inference import to_numpy
+from ..losses import check_deltas, training_objective
+from ..models import TASKS
+from ..store import StoreError, atomic_write, atomic_write_text
+from .specs import HyperParameters, make_optimizer
+
+__all__ = [
+    "MultiTaskTrainer",
+    "configure_logical_cpus",
+    "distribution_strategy",
+    "read_checkpoint_state",
+    "FitResult",
+    "fit_network",
+]
+
+
+@keras.saving.register_keras_serializable(package="mtmri")
+class MultiTaskTrainer(keras.Model):
+    """Trains a network of `mtmri_lib.models.build_model` on the article's objective.
+
+    The network stays a plain functional model (the one that is saved); this wrapper only
+    adds the training and validation steps. Each batch is ``(u, {"clean", "label"})`` as
+    `mtmri_lib.data.ArtefactDataset` yields it.
+
+    Parameters
+    ----------
+    network : keras.Model
+        Output dict with one residual per task and ``"image"``.
+    alpha : float
+        Weight of the residual regulariser.
+    deltas : dict or None
+        Kernel weights of L_C (None: the MSE).
+    fidelity : {"paper", "code"}
+        Form of the regulariser.
+
+    Notes
+    -----
+    Metrics (per sample, averaged over the epoch): ``loss`` (the objective), its two terms
+    ``reconstruction`` (L(clean, znorm(u + p_y))) and ``regulariser``, and ``mse``, the MSE
+    between the clean image and the inference output ``"image"`` = znorm(u + sum of all
+    residuals). Under a distribution strategy the loss is divided by the number of replicas
+    before differentiation, so the summed replica gradients are those of the global batch.
+    """
+
+    METRIC_NAMES = ("loss", "reconstruction", "regulariser", "mse")
+
+    def __init__(
+        self,
+        network: keras.Model,
+        *,
+        alpha: float = 0.0,
+        deltas: Mapping[str, float] | None = None,
+        fidelity: str = "paper",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.network = network
+        self.tasks = tuple(task for task in TASKS if task in network.output)
+        if not self.tasks or "image" not in network.output:
+            raise ValueError("network must return residuals named after tasks and 'image'")
+        self.alpha = float(alpha)
+        self.deltas = None if deltas is None else check_deltas(deltas)
+        self.fidelity = fidelity
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.METRIC_NAMES}
+
+    @property
+    def metrics(self) -> list:
+        return list(self.trackers.values())
+
+    def call(self, inputs, training: bool = False):
+        return self.network(inputs, training=training)
+
+    def _terms(self, data, training: bool) -> dict[str, Any]:
+        u, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
+        outputs = self.network(u, training=training)
+        terms = training_objective(
+            outputs,
+            u,
+            targets["clean"],
+            targets["label"],
+            deltas=self.deltas,
+            alpha=self.alpha,
+            tasks=self.tasks,
+            fidelity=self.fidelity,
+        )
+        terms["mse"] = ops.mean(ops.square(targets["clean"] - outputs["image"]))
+        return terms
+
+    def _update(self, terms: Mapping[str, Any], batch) -> dict[str, Any]:
+        weight = ops.cast(ops.shape(batch)[0], "float32")
+        for name, tracker in self.trackers.items():
+            tracker.update_state(terms[name], sample_weight=weight)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            terms = self._terms(data, training=True)
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = terms["loss"] / replicas
+        variables = self.network.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply(gradients, variables)
+        return self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+
+    def test_step(self, data):
+        terms = self._terms(data, training=False)
+        return self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "network": keras.saving.serialize_keras_object(self.network),
+            "alpha": self.alpha,
+            "deltas": None if self.deltas is None else dict(self.deltas),
+            "fidelity": self.fidelity,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MultiTaskTrainer:
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
+
+
+def configure_logical_cpus(n: int) -> None:
+    """Split the physical CPU into ``n`` logical devices (for testing MirroredStrategy).
+
+    Must run before TensorFlow initialises its devices (before any tensor is made), so call
+    it first thing in a fresh process.
+    """
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(int(n))]
+    )
+
+
+def distribution_strategy(devices: Sequence[str] | None = None):
+    """The strategy to train under: MirroredStrategy over several devices, else the default.
+
+    Parameters
+    ----------
+    devices : sequence of str, optional
+        Device names; None: every visible GPU when there are two or more, else every logical
+        CPU when there is no GPU and two or more logical CPUs (see `configure_logical_cpus`).
+    """
+    import tensorflow as tf
+
+    if devices is None:
+        gpus = tf.config.list_logical_devices("GPU")
+        if len(gpus) > 1:
+            devices = [device.name for device in gpus]
+        elif not gpus:
+            cpus = tf.config.list_logical_devices("CPU")
+            if len(cpus) > 1:
+                devices = [device.name for device in cpus]
+    if devices is not None and len(devices) > 1:
+        return tf.distribute.MirroredStrategy(devices=list(devices))
+    return tf.distribute.get_strategy()
+
+
+_CHECKPOINT = "checkpoint.npz"
+
+
+_HISTORY = "history.csv"
+
+
+def _save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    # As Any: mypy would match the names against savez's own keyword (allow_pickle).
+    named: dict[str, Any] = dict(arrays)
+    atomic_write(path, lambda handle: np.savez(handle, **named))
+
+
+def _variable_arrays(prefix: str, variables: Sequence[Any]) -> dict[str, np.ndarray]:
+    return {f"{prefix}{i:05d}": to_numpy(v) for i, v in enumerate(variables)}
+
+
+def _assign(prefix: str, variables: Sequence[Any], stored: Any, what: str) -> None:
+    keys = sorted(k for k in stored.files if k.startswith(prefix))
+    if len(keys) != len(variables):
+        raise ValueError(
+            f"checkpoint holds {len(keys)} {what} variables; the model has {len(variables)}: "
+            "it was written by another network or optimizer"
+        )
+    for key, variable in zip(keys, variables, strict=True):
+        value = stored[key]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"checkpoint {what} variable {key} has shape {value.shape}; "
+                f"the model's {variable.path} has {tuple(variable.shape)}"
+            )
+        variable.assign(value)
+
+
+def read_checkpoint_state(checkpoint_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The training state stored in a checkpoint folder (None if there is none).
+
+    Keys: ``epoch`` (completed epochs), ``history`` (one dict per epoch, with the
+    ``data_epoch`` whose corruptions it trained on), ``best_value``, ``best_epoch``, ``wait``,
+    ``stopped_early``, ``diverged``, ``optimizer_iterations``, ``seconds`` (training time over
+    all runs), ``runs`` (the start epoch of each run: ``[0, 2]`` for a run interrupted after
+    its second epoch and resumed).
+    """
+    path = Path(checkpoint_dir) / _CHECKPOINT
+    if not path.exists():
+        return None
+    with _open_checkpoint(path) as stored:
+        return json.loads(bytes(stored["state"]).decode())
+
+
+@contextlib.contextmanager
+def _open_checkpoint(path: Path) -> Iterator[Any]:
+    """``np.load`` of a checkpoint file, or a `StoreError` naming it and the way out."""
+    remedy = (
+        f"delete the folder {path.parent} to train that model from its first epoch "
+        "(its other checkpoints are then lost too)"
+    )
+    try:
+        stored = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise StoreError(
+            f"{path}: the training checkpoint is corrupt or truncated ({error}); {remedy}"
+        ) from None
+    try:
+        yield _CheckedArrays(stored, path, remedy)
+    finally:
+        stored.close()
+
+
+class _CheckedArrays:
+    """An opened ``.npz`` whose members, when read, fail with a `StoreError` naming it."""
+
+    def __init__(self, stored: Any, path: Path, remedy: str):
+        self._stored, self._path, self._remedy = stored, path, remedy
+        self.files = stored.files
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        try:
+            return self._stored[key]
+        except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise StoreError(
+                f"{self._path}: member {key!r} of the training checkpoint is unreadable "
+                f"({type(error).__name__}: {error}); {self._remedy}"
+            ) from None
+
+
+def _write_history_csv(path: Path, history: Sequence[Mapping[str, Any]]) -> None:
+    import pandas as pd
+
+    atomic_write_text(path, pd.DataFrame(list(history)).to_csv(index=False))
+
+
+class _Checkpointing(keras.callbacks.Callback):
+    """Early stopping, best weights, checkpoint and CSV history after every epoch.
+
+    Everything needed to continue (network weights, optimizer variables, the early-stopping
+    counters, the history, the epoch reached) goes into one ``.npz`` file, replaced
+    atomically, so a process killed at any moment leaves either the previous or the new
+    checkpoint, never a mixture. The best epoch's network weights go to their own file,
+    written before the checkpoint that refers to them.
+    """
+
+    def __init__(
+        self,
+        trainer: MultiTaskTrainer,
+        state: dict[str, Any],
+        *,
+        folder: Path | None,
+        monitor: str,
+        patience: int,
+        batch_images: Callable[[], int],
+        data_epoch: Callable[[], int],
+    ):
+        super().__init__()
+        self.trainer = trainer
+        self.state = state
+        self.folder = folder
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.batch_images = batch_images
+        self.data_epoch = data_epoch
+        self._data_epoch = 0
+        self.best_weights: list[np.ndarray] | None = None
+        self._epoch_start = 0.0
+        self._train_seconds = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+        self._train_seconds = 0.0
+        self._data_epoch = int(self.data_epoch())
+
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self._epoch_start and not self._train_seconds:
+            self._train_seconds = time.perf_counter() - self._epoch_start
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        train_seconds = self._train_seconds or seconds
+        row: dict[str, float | None] = {"epoch": epoch + 1}
+        row.update({key: float(value) for key, value in (logs or {}).items()})
+        row["seconds"] = seconds
+        row["train_images_per_s"] = self.batch_images() / train_seconds if train_seconds else None
+        row["data_epoch"] = self._data_epoch
+        state = self.state
+        value = row.get(self.monitor, row.get(self.monitor.removeprefix("val_")))
+        improved = False
+        if value is None or not math.isfinite(value):
+            state["diverged"] = True
+            self.model.stop_training = True
+        elif state["best_value"] is None or value < state["best_value"]:
+            state["best_value"], state["best_epoch"], state["wait"] = value, epoch + 1, 0
+            improved = True
+        else:
+            state["wait"] += 1
+            if state["wait"] >= self.patience:
+                state["stopped_early"] = True
+                self.model.stop_training = True
+        state["epoch"] = epoch + 1
+        state["optimizer_iterations"] = int(to_numpy(self.trainer.optimizer.iterations))
+        state["seconds"] += seconds
+        state["history"].append(row)
+        if improved:
+            self.best_weights = [np.array(w) for w in self.trainer.network.get_weights()]
+        if self.folder is None:
+            return
+        if improved:
+            best = f"best-epoch{epoch + 1:05d}.npz"
+            _save_arrays(self.folder / best, _variable_arrays("w", self.trainer.network.weights))
+            state["best_file"] = best
+        arrays = _variable_arrays("w", self.trainer.network.weights)
+        arrays.update(_variable_arrays("o", self.trainer.optimizer.variables))
+        arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+        _save_arrays(self.folder / _CHECKPOINT, arrays)
+        _write_history_csv(self.folder / _HISTORY, state["history"])
+        for stale in self.folder.glob("best-epoch*.npz"):
+            if stale.name != state.get("best_file"):
+                stale.unlink(missing_ok=True)
+
+
+class _Batches(keras.utils.PyDataset):
+    """The first ``steps`` batches of a dataset as an epoch (same epoch bookkeeping)."""
+
+    def __init__(self, dataset: Any, steps: int | None):
+        super().__init__(
+            workers=dataset.workers,
+            use_multiprocessing=dataset.use_multiprocessing,
+            max_queue_size=dataset.max_queue_size,
+        )
+        self.dataset = dataset
+        self.steps = len(dataset) if steps is None else min(int(steps), len(dataset))
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        return self.dataset[index]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def on_epoch_begin(self) -> None:
+        self.dataset.on_epoch_begin()
+
+    def on_epoch_end(self) -> None:
+        self.dataset.on_epoch_end()
+
+
+@dataclass
+class FitResult:
+    """What `fit_network` returns.
+
+    Attributes
+    ----------
+    network : keras.Model
+        The network with the best epoch's weights (lowest monitored value).
+    history : pandas.DataFrame
+        One row per completed epoch (over all runs): ``epoch`` (from 1), the training
+        metrics, the ``val_`` ones, ``seconds`` and ``train_images_per_s``.
+    best_epoch : int or None
+    best_value : float or None
+    epochs : int
+        Completed epochs.
+    stopped_early, diverged : bool
+    resumed_from : int
+        The epoch this run started from (0: a fresh run).
+    seconds : float
+        Wall time of all epochs over all runs.
+    replicas : int
+        Devices the batches were split over.
+    """
+
+    network: keras.Model
+    history: Any
+    best_epoch: int | None
+    best_value: float | None
+    epochs: int
+    stopped_early: bool
+    diverged: bool
+    resumed_from: int
+    seconds: float
+    replicas: int
+
+    @property
+    def images_per_second(self) -> float | None:
+        """Median training throughput over the epochs (training part, images per second)."""
+        if self.history is None or "train_images_per_s" not in self.history:
+            return None
+        values = self.history["train_images_per_s"].dropna()
+        return float(values.median()) if len(values) else None
+
+
+def fit_network(
+    build: Callable[[], keras.Model],
+    train: Any,
+    validation: Any | None,
+    *,
+    hyper: HyperParameters,
+    max_epochs: int,
+    patience: int,
+    steps_per_epoch: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    strategy: Any = None,
+    monitor: str = "val_mse",
+    verbose: str | int = "auto",
+    callbacks: Iterable[keras.callbacks.Callback] = (),
+    run_eagerly: bool = False,
+    jit_compile: bool | str = "auto",
+) -> FitResult:
+    """Train a network with early stopping, resuming from ``checkpoint_dir`` if it holds a run.
+
+    Parameters
+    ----------
+    build : callable
+        Returns a fresh network (`mtmri_lib.models.build_model`); called inside the
+        distribution strategy's scope.
+    train, validation : ArtefactDataset
+        Training batches (new corruptions each epoch) and fixed validation batches. The
+        training dataset's epoch is set to the epoch training resumes from.
+    hyper : HyperParameters
+    max_epochs, patience : int
+        Stop after ``max_epochs`` epochs, or after ``patience`` epochs without a lower
+        ``monitor`` (the best epoch's weights are restored).
+    steps_per_epoch : int or None
+        Batches per epoch (the first ones of each epoch); None: all.
+    checkpoint_dir : path or None
+        Where the checkpoint and ``history.csv`` are written after every epoch; None: no
+        checkpoints.
+    strategy : tf.distribute.Strategy or None
+        None: `distribution_strategy`.
+    monitor : str
+        The logged value early stopping minimises (``val_mse``; ``mse`` without validation).
+    verbose : "auto", 0, 1 or 2
+        Keras' progress display (2: one line per epoch, best in notebooks).
+    callbacks : iterable
+        More Keras callbacks.
+    run_eagerly : bool
+        Keras' eager mode (no tracing; for tiny runs).
+    jit_compile : bool or "auto"
+        XLA compilation of the training and validation steps (Keras' ``compile`` argument).
+    """
+    import pandas as pd
+
+    if int(max_epochs) < 1 or int(patience) < 1:
+        raise ValueError(f"max_epochs and patience must be >= 1; got {max_epochs}, {patience}")
+    strategy = distribution_strategy() if strategy is None else strategy
+    folder = None if checkpoint_dir is None else Path(checkpoint_dir)
+    if validation is None and monitor.startswith("val_"):
+        monitor = monitor.removeprefix("val_")
+    with strategy.scope():
+        network = build()
+        trainer = MultiTaskTrainer(
+            network, alpha=hyper.alpha, deltas=hyper.deltas, fidelity=hyper.fidelity
+        )
+        trainer.compile(
+            optimizer=make_optimizer(hyper.optimizer, hyper.learning_rate),
+            run_eagerly=bool(run_eagerly),
+            # Keras leaves XLA off under tf.distribute; so do we.
+            jit_compile=False
+            if run_eagerly
+            else ("auto" if strategy.num_replicas_in_sync > 1 else jit_compile),
+        )
+        trainer.optimizer.build(network.trainable_variables)
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "history": [],
+        "best_value": None,
+        "best_epoch": None,
+        "best_file": None,
+        "wait": 0,
+        "stopped_early": False,
+        "diverged": False,
+        "seconds": 0.0,
+        "runs": [],
+    }
+    best_weights = None
+    if folder is not None and (folder / _CHECKPOINT).exists():
+        with _open_checkpoint(folder / _CHECKPOINT) as stored:
+            state = json.loads(bytes(stored["state"]).decode())
+            _assign("w", network.weights, stored, "network")
+            _assign("o", trainer.optimizer.variables, stored, "optimizer")
+        if state.get("best_file") and (folder / state["best_file"]).exists():
+            with _open_checkpoint(folder / state["best_file"]) as stored:
+                best_weights = [stored[k] for k in sorted(stored.files)]
+    start = int(state["epoch"])
+    finished = state["stopped_early"] or state["diverged"] or start >= int(max_epochs)
+    train = _Batches(train, steps_per_epoch)
+    checkpointing = _Checkpointing(
+        trainer,
+        state,
+        folder=folder,
+        monitor=monitor,
+        patience=patience,
+        batch_images=lambda: _epoch_images(train),
+        data_epoch=lambda: train.dataset.epoch,
+    )
+    if finished:
+        if verbose:
+            print(f"{folder}: training already finished after epoch {start}; not resumed")
+    else:
+        if verbose and start:
+            print(f"{folder}: resuming after epoch {start} of at most {max_epochs}")
+        state["runs"].append(start)
+        train.set_epoch(start)
+        trainer.fit(
+            train,
+            validation_data=validation,
+            epochs=int(max_epochs),
+            initial_epoch=start,
+            shuffle=False,
+            verbose=verbose,
+            callbacks=[checkpointing, *callbacks],
+        )
+        if checkpointing.best_weights is not None:
+            best_weights = checkpointing.best_weights
+    if best_weights is not None:
+        network.set_weights(best_weights)
+    history = pd.DataFrame(state["history"])
+    return FitResult(
+        network=network,
+        history=history,
+        best_epoch=state["best_epoch"],
+        best_value=state["best_value"],
+        epochs=int(state["epoch"]),
+        stopped_early=bool(state["stopped_early"]),
+        diverged=bool(state["diverged"]),
+        resumed_from=start,
+        seconds=float(state["seconds"]),
+        replicas=int(strategy.num_replicas_in_sync),
+    )
+
+
+def _epoch_images(batches: _Batches) -> int:
+    """Training images in one epoch of ``batches``."""
+    generator = batches.dataset.generator
+    n = len(generator.clean)
+    full = batches.steps * generator.batch_size
+    if batches.steps < generator.n_batches:
+        return full
+    return n if not generator.drop_last else generator.n_batches * generator.batch_size
