@@ -39,13 +39,13 @@ VOLUME_SHAPE = (131, 320, 320)
 
 def bench_training(profile: str, epochs: int, steps: int | None, seed: int = 0) -> dict[str, Any]:
     from mtmri_lib import training as T
-    from mtmri_lib.models import build_model, set_global_seed
+    from mtmri_lib.models import MODEL_SPECS, build_model, set_global_seed
 
     settings = T.training_settings(profile)
     steps = steps if steps is not None else settings.steps_per_epoch
-    spec = T.MODEL_SPECS["MT"]
+    spec = MODEL_SPECS["MT"]
     start = time.perf_counter()
-    train, validation, train_set, _, _ = T._datasets(
+    train, validation, train_set, _, _ = T.model_datasets(
         spec,
         profile,
         settings,
@@ -99,8 +99,8 @@ def _volume(seed: int = 0) -> np.ndarray:
 
 def bench_correct(slices: int, batch: int, seed: int = 0) -> dict[str, Any]:
     from mtmri_lib.correct import correct_volume
-    from mtmri_lib.models import build_model
     from mtmri_lib.inference import ModelCorrector
+    from mtmri_lib.models import build_model
 
     start = time.perf_counter()
     corrector = ModelCorrector(build_model("paper", seed=seed), batch_size=batch)

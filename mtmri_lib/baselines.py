@@ -136,7 +136,7 @@ def _check_fidelity(fidelity: str) -> str:
 
 
 def _znorm(image: np.ndarray) -> np.ndarray:
-    """`mtmri_lib.artefacts._base.znorm` in float64 (an image without structure: zeros)."""
+    """`mtmri_lib.artefacts.znorm` in float64 (an image without structure: zeros)."""
     return znorm(np.asarray(image, dtype=np.float64))
 
 

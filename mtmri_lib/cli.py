@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
 
     book = commands.add_parser("book", help="execute the notebooks and build the book")
     book.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
-    book.add_argument("--data-dir", default=None, help="real data (default: packaged demo data)")
+    book.add_argument(
+        "--data-dir", default=None, help="real data (default: synthetic subjects made offline)"
+    )
     book.add_argument("--seed", type=_integer(0, 2**32 - 1), default=0)
     book.add_argument("--build-dir", default="_build")
     book.add_argument("--force", action="store_true", help="re-run unchanged notebooks too")

@@ -4,19 +4,21 @@ A trained network works at one size (its config's ``image_size``, 320 for the ar
 user's volume has slices of any size, and its fine detail should not be blurred by a trip
 through a smaller (or larger) grid. So each slice goes:
 
-1. padded to a square of side N = max(H, W) and Fourier-resized to the model's size S
-   (`mtmri_lib.fourier.fourier_resize`), scaled to [0, 1] and z-normalised, exactly as the
-   training slices were (`mtmri_lib.data.prepare_slice`, then the pipeline's z-norm);
+1. padded to a square of side N = max(H, W), Fourier-resized to the model's size S, its
+   ringing below 0 and outside the slice's support removed, scaled by a robust maximum to
+   [0, 1] and z-normalised, exactly as the training slices were
+   (`mtmri_lib.data.prepare.prepare_slice_scaled`, then the pipeline's z-norm);
 2. through the model, which returns one residual p_i per artefact (in the z-normalised
    units of its input);
 3. each residual is brought back to the **input's intensity units** by undoing the two
-   scalings of step 1, ``p_i * sd * (max - min)`` (sd: the standard deviation of the [0, 1]
-   slice; max, min: those of the Fourier-resized slice before the [0, 1] scaling), then
-   Fourier-resized from S back to N and the padding cropped away;
+   scalings of step 1, ``p_i * sd * scale`` (sd: the standard deviation of the [0, 1]
+   slice; scale: the robust maximum it was divided by), then Fourier-resized from S back
+   to N and the padding cropped away;
 4. the corrected slice is the input slice plus the sum of these residuals.
 
 At the model's size, the corrected slice z-normalised equals the model's own output
-znorm(u + sum of p_i): the correction is the model's, expressed in the input's units. Only
+znorm(u + sum of p_i) wherever step 1 clipped nothing (no pixel below 0, none above the
+robust maximum): the correction is the model's, expressed in the input's units. Only
 the (smooth) residual is resampled, so the input's own detail reaches the output untouched.
 The model's last z-normalisation is not applied: the corrected volume keeps the input's
 intensity scale, so it can be compared with the input voxel by voxel.
@@ -38,6 +40,7 @@ import numpy as np
 
 from ._checks import check_int
 from .data import read_volume
+from .data.prepare import prepare_slice_scaled
 from .data.readers import volume_format
 from .fourier import fourier_resize
 from .store import atomic_files, atomic_write_json, check_writable_folder, refuse_earlier_set
@@ -134,7 +137,7 @@ def correct_volume(
     volume : Volume or ndarray of shape (slices, H, W)
         From `mtmri_lib.data.read_volume` (raw intensities), or an array.
     model : ModelCorrector, keras.Model or path
-        A trained model (`mtmri_lib.training.model_method` accepts all three).
+        A trained model (`mtmri_lib.inference.model_method` accepts all three).
     batch_size : int
         Slices per forward pass.
     progress : bool
@@ -183,19 +186,18 @@ def correct_volume(
                 if data[i].max() <= data[i].min():  # no image (padding would make one)
                     skipped.append(i)
                     continue
-                small = fourier_resize(data[i], size)
-                low, high = float(small.min()), float(small.max())
-                if not high > low:
+                try:
+                    unit, robust = prepare_slice_scaled(data[i], size)
+                except ValueError:  # nothing above 0: no image to correct
                     skipped.append(i)
                     continue
-                unit = (small - low) / (high - low)
                 deviation = float(unit.std())
                 if deviation == 0.0:
                     skipped.append(i)
                     continue
                 inputs.append(unit)
                 kept.append(i)
-                scale[i] = deviation * (high - low)
+                scale[i] = deviation * robust
             if inputs:
                 # The corrector z-normalises each slice, as the training pipeline did.
                 heads = corrector.residuals(np.stack(inputs))

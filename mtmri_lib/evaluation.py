@@ -1,6 +1,6 @@
 """The one evaluation path of the book: methods x evaluation sets -> per-slice scores.
 
-Every table notebook calls `evaluate` (or `mtmri_lib.tables.evaluate_tables`, which calls
+Every table notebook calls `evaluate` (or `mtmri_lib.report.tables.evaluate_tables`, which calls
 it with each table's methods and sets) and displays what comes back; nothing is scored
 anywhere else.
 
@@ -21,7 +21,7 @@ corrupted slice at a time, as stored in the evaluation sets (float32, z-normalis
 The corrected image may have any scale: every metric z-normalises both images first
 (`mtmri_lib.metrics`). In the ``methods`` mapping a plain callable is taken as
 ``Method(function)`` (``input="corrupted"``), and a callable object with a ``version``
-attribute (a trained model as `mtmri_lib.training.model_method` returns it, which takes
+attribute (a trained model as `mtmri_lib.inference.model_method` returns it, which takes
 stacks and says which weights it holds) as a batch method with that version and its
 ``batch_size``.
 
@@ -66,7 +66,7 @@ import pandas as pd
 
 from . import metrics
 from ._checks import check_choice
-from .artefacts._base import to_json as _jsonable
+from .artefacts import to_json as _jsonable
 from .baselines import BASELINE_INFO, BASELINES, identity
 from .metrics import FIDELITIES, check_metrics, default_workers, score_pairs
 from .parallel import process_pool
@@ -662,7 +662,7 @@ def residual_means(
     ----------
     sets : mtmri_lib.data.EvalSets
     models : mapping of str to ModelCorrector
-        Row label -> a trained model as `mtmri_lib.training.model_method` returns it (it
+        Row label -> a trained model as `mtmri_lib.inference.model_method` returns it (it
         needs ``.residuals(stack)``).
     set_names : sequence of str
         The sets to run the models on.
@@ -679,7 +679,7 @@ def residual_means(
     for label, model in models.items():
         if not callable(getattr(model, "residuals", None)):
             raise TypeError(
-                f"{label!r}: expected a trained model from mtmri_lib.training.model_method "
+                f"{label!r}: expected a trained model from mtmri_lib.inference.model_method "
                 f"(with .residuals); got {type(model).__name__}"
             )
     missing = [name for name in set_names if name not in sets.names]

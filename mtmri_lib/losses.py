@@ -56,8 +56,6 @@ __all__ = [
     "kernel_responses",
 ]
 
-#: Fidelity settings of the regulariser: the article's text (as this project reads it) or
-#: the released code.
 
 _RAW_KERNELS: dict[str, list[list[int]]] = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],

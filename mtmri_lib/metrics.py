@@ -6,7 +6,7 @@ The article does not say on what scale it scores; the released code mapped the r
 and the corrected image each to [0, 1] (min-max) and then z-normalised each (mean 0,
 population standard deviation 1). Z-normalisation removes any map ``a * x + b`` with
 ``a > 0``, so the min-max step changes nothing but rounding: here each image is simply
-z-normalised, in float64, by `mtmri_lib.artefacts._base.znorm` (``normalise=True``, the
+z-normalised, in float64, by `mtmri_lib.artefacts.znorm` (``normalise=True``, the
 default; an image without structure, a constant one for example, gives zeros).
 ``normalise=False`` scores the images as given.
 
@@ -78,7 +78,7 @@ PARALLEL_MIN_PIXELS = 1_000_000
 
 
 def _znorm(image: np.ndarray) -> np.ndarray:
-    """`mtmri_lib.artefacts._base.znorm` in float64 (an image without structure: zeros)."""
+    """`mtmri_lib.artefacts.znorm` in float64 (an image without structure: zeros)."""
     return znorm(np.asarray(image, dtype=np.float64))
 
 

@@ -1,22 +1,19 @@
-"""What the evaluation, the report and the plotting modules expect of the objects passed to them.
+"""What the evaluation, the report and the plotting modules expect of the objects given to them.
 
-Some of those objects are defined in modules these ones should not import for a type: a
-trained model lives in `mtmri_lib.inference`, which loads TensorFlow, and the evaluation sets
-live in the data layer. The protocols here describe such objects by the attributes and
-methods that are actually used, so that a type checker can follow them without the import.
-
+Those modules take trained models and evaluation sets, whose classes live where they should
+not import them for a type: `mtmri_lib.inference` loads TensorFlow, and the evaluation sets
+belong to the data layer. The protocols here describe these objects by what is used of them.
 A `Corrector` is a correction method with a name, a version that identifies its weights, the
-image size it works at and the number of slices it takes per call; calling it on a slice or
-on a stack of slices returns the corrected image or images. A `ResidualModel` is a corrector
-that is also a multi-task network and can return each head's residual, as
-`mtmri_lib.inference.ModelCorrector` does. An `EvaluationSets` holds the clean test slices,
-their origins and the corrupted sets by name (`mtmri_lib.data.EvalSets`); each set is an
-`EvaluationSet` (`mtmri_lib.data.evalsets.EvalSet`), described by its `EvaluationSetting`
-(`mtmri_lib.data.evalsets.EvalSetting`).
+image size it works at and the slices it takes per call; called on a slice or a stack, it
+returns the corrected image or images. A `ResidualModel` is a corrector that is a multi-task
+network and also gives every output and each head's residual, as
+`mtmri_lib.inference.ModelCorrector` does. `EvaluationSets` are the clean test slices, their
+origins and the corrupted sets by name, as `mtmri_lib.data.EvalSets` holds them; each set is
+an `EvaluationSet` described by its `EvaluationSetting`.
 
-The attributes are declared as read-only properties, so a plain attribute, a property or a
-field of a frozen dataclass all satisfy them. Nothing here is checked at run time: these are
-structural types for the type checker, and any object with the right attributes fits.
+The attributes are read-only properties, so a plain attribute, a property or a field of a
+frozen dataclass satisfies them. Nothing is checked at run time: any object with these
+attributes fits.
 """
 
 from __future__ import annotations

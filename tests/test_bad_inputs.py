@@ -806,7 +806,7 @@ def _checkpoint(tmp: Path, keep: float) -> Any:
 
 
 CASES_LEARNING = [
-    Case("model-unknown-profile", lambda tmp: _build("huge"), ValueError, ("config", "'huge'")),
+    Case("model-unknown-profile", lambda tmp: _build("huge"), ValueError, ("profile", "'huge'")),
     Case(
         "model-unknown-task",
         lambda tmp: _build(tasks=("blur",)),

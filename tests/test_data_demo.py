@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,10 +11,18 @@ import textwrap
 import numpy as np
 import pytest
 
-from mtmri_lib.data import DEMO_SOURCES, MNI152_NOTICE, data_settings, demo_slice, demo_volumes, informative_slices, load_slice_sets, prepare_volume
-from mtmri_lib.stats import power_table
-from mtmri_lib.stats import nemenyi_critical_difference
+from mtmri_lib.data import (
+    DEMO_SOURCES,
+    MNI152_NOTICE,
+    data_settings,
+    demo_slice,
+    demo_volumes,
+    informative_slices,
+    load_slice_sets,
+    prepare_volume,
+)
 from mtmri_lib.data.volume import Volume
+from mtmri_lib.stats import nemenyi_critical_difference, power_table
 
 
 def test_demo_loads_without_network():
@@ -46,17 +55,19 @@ def test_demo_loads_without_network():
 
 def test_demo_volumes_roles_and_licences():
     volumes = demo_volumes()
-    train = [v for v in volumes if v.metadata["role"] == "train"]
-    test = [v for v in volumes if v.metadata["role"] == "test"]
-    assert {v.metadata["plane"] for v in train} == {"axial", "coronal", "sagittal"}
-    assert {v.patient_id for v in train} == {"mni152_2009"}
-    assert len({v.patient_id for v in test}) == len(test) == len(DEMO_SOURCES) - 1
+    template = [v for v in volumes if v.metadata["role"] == "template"]
+    real = [v for v in volumes if v.metadata["role"] == "real"]
+    assert {v.metadata["plane"] for v in template} == {"axial", "coronal", "sagittal"}
+    assert {v.patient_id for v in template} == {"mni152_2009"}
+    assert len({v.patient_id for v in real}) == len(real) == len(DEMO_SOURCES) - 1
     assert all(v.metadata["licence"] for v in volumes)
     assert "McConnell Brain Imaging Centre" in MNI152_NOTICE
-    assert [v.patient_id for v in demo_volumes("test")] == [v.patient_id for v in test]
+    assert [v.patient_id for v in demo_volumes("real")] == [v.patient_id for v in real]
+    with pytest.raises(ValueError, match="role"):
+        demo_volumes("train")
     # Copies: changing one does not change the next call's volumes.
-    train[0].data[:] = 0
-    assert demo_volumes("train")[0].data.max() > 0
+    template[0].data[:] = 0
+    assert demo_volumes("template")[0].data.max() > 0
 
 
 def test_demo_slice_is_prepared():
@@ -79,28 +90,60 @@ def test_informative_slices_drop_constant_and_empty():
     assert prepared.images.min() == 0 and prepared.images.max() == 1
 
 
-def test_demo_split_keeps_subjects_apart():
+def test_default_split_keeps_subjects_apart():
     sets = load_slice_sets("smoke")
     train, validation, test = sets["train"], sets["validation"], sets["test"]
     settings = data_settings("smoke")
-    assert len(train) == settings.max_slices["train"]
     assert train.images.shape[1:] == (32, 32) and train.images.dtype == np.float32
-    assert set(train.patient_id) == set(validation.patient_id) == {"mni152_2009"}
-    assert "mni152_2009" not in set(test.patient_id)
-    # Validation slices and their neighbours are not in training (same template volume).
-    train_keys = {(v, i) for v, i in zip(train.volume, train.slice_index, strict=True)}
-    for volume, index in zip(validation.volume, validation.slice_index, strict=True):
-        for offset in range(-settings.demo_validation_gap, settings.demo_validation_gap + 1):
-            assert (volume, index + offset) not in train_keys
-    # Reproducible from the seed.
+    subjects = {name: set(s.patient_id.tolist()) for name, s in sets.items()}
+    assert not subjects["train"] & subjects["validation"]
+    assert not subjects["train"] & subjects["test"]
+    assert not subjects["validation"] & subjects["test"]
+    # 70 / 10 / 20 of the profile's subjects, each with its slices_per_subject slices.
+    assert [len(subjects[n]) for n in ("train", "validation", "test")] == [7, 1, 2]
+    assert settings.subjects == 10
+    assert all(
+        np.sum(s.patient_id == patient) == settings.slices_per_subject
+        for s in (validation, test)
+        for patient in set(s.patient_id.tolist())
+    )
+    assert len(train) <= settings.max_slices["train"]
+    assert all(label.startswith("synthetic-") for label in train.volume)
+    # Reproducible from the seed; another seed gives other subjects.
     again = load_slice_sets("smoke", splits=("train",))["train"]
     assert again.fingerprint() == train.fingerprint()
+    other = load_slice_sets("smoke", seed=1, splits=("train",))["train"]
+    assert other.fingerprint() != train.fingerprint()
 
 
-def test_cpu_demo_test_set_uses_every_single_subject_image():
-    test = load_slice_sets("cpu", splits=("test",))["test"]
-    assert set(test.patient_id) == {s.name for s in DEMO_SOURCES if s.role == "test"}
-    assert len(test) == 50
+def test_the_split_manifest_names_subjects_and_contrasts(tmp_path):
+    sets = load_slice_sets("smoke", output_dir=tmp_path)
+    manifest = json.loads((tmp_path / "split_synthetic_brain_seed0.json").read_text())
+    listed = {
+        name: {entry["subject"] for entry in entries}
+        for name, entries in manifest["splits"].items()
+    }
+    assert listed == {name: set(s.patient_id.tolist()) for name, s in sets.items()}
+    contrasts = {e["contrast"] for entries in manifest["splits"].values() for e in entries}
+    assert contrasts <= {"T1", "T2", "PD", "FLAIR"} and contrasts
+    # The prepared slices are cached there and read back identically.
+    cached = load_slice_sets("smoke", output_dir=tmp_path)
+    assert all(cached[n].fingerprint() == sets[n].fingerprint() for n in sets)
+    assert list((tmp_path / "slices").glob("synthetic-*.npz"))
+
+
+def test_the_pelvic_stand_in_has_its_own_subjects_and_no_test_split():
+    brain = load_slice_sets("smoke", splits=("train",))["train"]
+    pelvic = load_slice_sets("smoke", dataset="pelvic")
+    assert set(pelvic) == {"train", "validation"}
+    assert pelvic["train"].fingerprint() != brain.fingerprint()
+
+
+def test_cpu_test_set_has_eight_unseen_subjects():
+    sets = load_slice_sets("cpu")
+    assert len(set(sets["test"].patient_id.tolist())) == 8
+    assert len(sets["test"]) == 8 * data_settings("cpu").slices_per_subject
+    assert not set(sets["test"].patient_id.tolist()) & set(sets["train"].patient_id.tolist())
 
 
 def test_power_table_matches_demsar():

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from mtmri_lib.artefacts import corrupt, corrupt_sequence
-from mtmri_lib.data import EVALUATION_SETTINGS, EvalSetChecksumError, eval_sets, load_eval_sets, load_slice_sets, make_eval_sets, save_eval_sets
+from mtmri_lib.data import (
+    EVALUATION_SETTINGS,
+    EvalSetChecksumError,
+    eval_sets,
+    load_eval_sets,
+    load_slice_sets,
+    make_eval_sets,
+    save_eval_sets,
+)
 from mtmri_lib.data import evalsets as evalsets_module
 
 

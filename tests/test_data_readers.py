@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtmri_lib.data import VolumeReadError, find_volume_paths, patient_id_of, read_volume, read_volumes
+from mtmri_lib.data import (
+    VolumeReadError,
+    find_volume_paths,
+    patient_id_of,
+    read_volume,
+    read_volumes,
+)
 from mtmri_lib.data.volume import reslice
 from mtmri_lib.fourier import fft2c
 

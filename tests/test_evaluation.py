@@ -11,8 +11,18 @@ from mtmri_lib import baselines, metrics
 from mtmri_lib.artefacts import corrupt
 from mtmri_lib.artefacts._base import znorm
 from mtmri_lib.data.evalsets import EvalSet, EvalSets, EvalSetting
+from mtmri_lib.evaluation import (
+    COLUMNS,
+    CORRUPTED_INPUT,
+    Method,
+    baseline_method,
+    batch_method,
+    evaluate,
+    identity_method,
+    score_table,
+    seed_label,
+)
 from mtmri_lib.report import claims, tables
-from mtmri_lib.evaluation import COLUMNS, CORRUPTED_INPUT, Method, baseline_method, batch_method, evaluate, identity_method, score_table, seed_label
 from mtmri_lib.store import shared_cache_dir
 
 N = 6

@@ -10,9 +10,20 @@ tf = pytest.importorskip("tensorflow")
 
 from scipy import ndimage  # noqa: E402
 
-from mtmri_lib.losses import KERNEL_NAMES, KERNELS, ConvolutionalLoss, check_deltas, convolutional_loss, kernel_responses, labelled_restoration, multitask_loss, residual_regulariser, training_objective
-from mtmri_lib.report.views import kernel_loss_table
+from mtmri_lib.losses import (  # noqa: E402
+    KERNEL_NAMES,
+    KERNELS,
+    ConvolutionalLoss,
+    check_deltas,
+    convolutional_loss,
+    kernel_responses,
+    labelled_restoration,
+    multitask_loss,
+    residual_regulariser,
+    training_objective,
+)
 from mtmri_lib.models import TASKS  # noqa: E402
+from mtmri_lib.report.views import kernel_loss_table  # noqa: E402
 
 #: Table 1 as FACTS.md gives it (the released code's values): raw kernel and divisor.
 TABLE_1 = {

@@ -14,7 +14,18 @@ keras = pytest.importorskip("keras")
 from mtmri_lib import layers as mtmri_layers  # noqa: E402
 from mtmri_lib.fourier import fft2c, ifft2c  # noqa: E402
 from mtmri_lib.losses import ConvolutionalLoss  # noqa: E402
-from mtmri_lib.models import MODEL_CONFIGS, TASKS, ModelConfig, branch_outputs, build_model, count_parameters, model_config, model_parameter_breakdown, parameter_breakdown, set_global_seed
+from mtmri_lib.models import (  # noqa: E402
+    MODEL_CONFIGS,
+    TASKS,
+    ModelConfig,
+    branch_outputs,
+    build_model,
+    count_parameters,
+    model_config,
+    model_parameter_breakdown,
+    parameter_breakdown,
+    set_global_seed,
+)
 from mtmri_lib.profiles import PROFILES  # noqa: E402
 
 #: The published count (FACTS.md, "The network"): the article's "75.4 million".
@@ -113,7 +124,7 @@ def test_invalid_configs_raise(changes, message):
 
 
 def test_invalid_names_and_tasks_raise():
-    with pytest.raises(ValueError, match="config must be one of"):
+    with pytest.raises(ValueError, match="profile must be one of smoke, cpu, paper; got 'gpu'"):
         build_model("gpu")
     with pytest.raises(ValueError, match="among"):
         build_model("smoke", tasks=("blur",))

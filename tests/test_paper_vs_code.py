@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtmri_lib.report.paper_vs_code import describe_corruptions, sample_training_corruptions, severity_table
+from mtmri_lib.report.paper_vs_code import (
+    describe_corruptions,
+    sample_training_corruptions,
+    severity_table,
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,16 @@ import zlib
 import numpy as np
 import pytest
 
-from mtmri_lib.artefacts import KINDS, PRESETS, SEVERITIES, Corruption, corrupt, corrupt_sequence, preset_names, preset_values
+from mtmri_lib.artefacts import (
+    KINDS,
+    PRESETS,
+    SEVERITIES,
+    Corruption,
+    corrupt,
+    corrupt_sequence,
+    preset_names,
+    preset_values,
+)
 from mtmri_lib.artefacts._base import to_json
 from mtmri_lib.metrics import ssim, vif
 

@@ -19,9 +19,9 @@ from mtmri_lib.artefacts import KINDS as HEADS  # noqa: E402
 from mtmri_lib.correct import CorrectedVolume, correct_volume  # noqa: E402
 from mtmri_lib.data import EVALUATION_SETTINGS, load_slice_sets, make_eval_sets  # noqa: E402
 from mtmri_lib.data.volume import Volume  # noqa: E402
+from mtmri_lib.inference import model_method  # noqa: E402
 from mtmri_lib.metrics import METRICS  # noqa: E402
 from mtmri_lib.models import build_model  # noqa: E402
-from mtmri_lib.inference import model_method  # noqa: E402
 from mtmri_lib.plotting import results as RF  # noqa: E402
 from mtmri_lib.report import figures as RFig  # noqa: E402
 

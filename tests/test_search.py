@@ -45,7 +45,7 @@ SCORED = textwrap.dedent(
     KILL_IN = None
 
 
-    def scored(build, train, validation, *, hyper, checkpoint_dir, **kwargs):
+    def scored(*args, hyper, checkpoint_dir, **kwargs):
         if Path(checkpoint_dir).parent.name == KILL_IN:
             os.kill(os.getpid(), signal.SIGKILL)
         value = (math.log10(hyper.learning_rate) + 4.5) ** 2 / 10 + (hyper.alpha - 0.3) ** 2
@@ -61,7 +61,7 @@ SCORED = textwrap.dedent(
 
     if __name__ == "__main__":
         KILL_IN = sys.argv[3]
-        S.fit_network = scored
+        S.fit_model = scored
         search(Path(sys.argv[1]), int(sys.argv[2]))
     """
 )
@@ -70,7 +70,7 @@ SCORED = textwrap.dedent(
 def _scored(monkeypatch) -> dict:
     namespace: dict = {}
     exec(compile(SCORED, "scored_search", "exec"), namespace)
-    monkeypatch.setattr(S, "fit_network", namespace["scored"])
+    monkeypatch.setattr(S, "fit_model", namespace["scored"])
     return namespace
 
 
@@ -125,7 +125,7 @@ def interrupted_search(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("book") / "outputs" / "smoke" / "search"
     settings = T.training_settings("smoke")
     calls = []
-    original = S.fit_network
+    original = S.fit_model
 
     def interrupting(*args, **kwargs):
         calls.append(kwargs["checkpoint_dir"])
@@ -134,7 +134,7 @@ def interrupted_search(tmp_path_factory):
         return original(*args, **kwargs)
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(S, "fit_network", interrupting)
+    patch.setattr(S, "fit_model", interrupting)
     try:
         with pytest.raises(KeyboardInterrupt):
             S.run_search("MT", "smoke", output_dir=output_dir, settings=settings, trials=2)
@@ -142,7 +142,7 @@ def interrupted_search(tmp_path_factory):
         patch.undo()
     first = S.search_trials("MT", "smoke", output_dir)
     calls_after_interruption = list(calls)
-    patch.setattr(S, "fit_network", interrupting)
+    patch.setattr(S, "fit_model", interrupting)
     try:
         result = S.run_search("MT", "smoke", output_dir=output_dir, settings=settings, trials=2)
     finally:

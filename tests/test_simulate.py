@@ -18,11 +18,10 @@ import numpy as np
 import pytest
 from conftest import phantom
 
-from mtmri_lib.simulate import simulate as simulate_module
+from mtmri_lib import simulate as simulate_module
 from mtmri_lib.artefacts import KINDS, corrupt, corrupt_sequence
 from mtmri_lib.cli import main
-from mtmri_lib.data import prepare_slice, read_volume
-from mtmri_lib.layers import znorm
+from mtmri_lib.data import prepare_slice, read_volume, znorm
 from mtmri_lib.simulate import replay, sample_seed, simulate
 
 h5py = pytest.importorskip("h5py")

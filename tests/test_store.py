@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from mtmri_lib import store
-from mtmri_lib.store import StoreError, atomic_files, atomic_folder, atomic_write, atomic_write_json, check_writable_folder, read_json
+from mtmri_lib.store import (
+    StoreError,
+    atomic_files,
+    atomic_folder,
+    atomic_write,
+    atomic_write_json,
+    check_writable_folder,
+    read_json,
+)
 
 
 def _hidden(folder: Path) -> list[str]:

@@ -346,7 +346,7 @@ def test_train_model_saves_a_keras_file_with_its_sidecar(trained):
     assert record["model"] == "Noise" and record["profile"] == "smoke" and record["seed"] == 0
     assert record["tasks"] == ["noise"] and record["epochs"] == 1
     assert record["hyperparameters"] == T.default_hyperparameters("Noise").to_dict()
-    assert "packaged demo volumes" in record["data"]["source"]
+    assert "synthetic subjects" in record["data"]["source"]
     assert record["data"]["train"]["slices"] > 0 and record["reference_val_mse"] > 0
     assert len(record["history"]) == 1 and "val_mse" in record["history"][0]
     loaded = inference.load_trained_model(model.path)
@@ -360,7 +360,9 @@ def test_a_matching_saved_model_is_reused_not_retrained(trained):
     # Another notebook of the same run finds it through the registry.
     sibling = output_dir.parent / "tables"
     assert inference.trained_model_paths("smoke", sibling) == {"Noise": model.path}
-    assert inference.trained_model_paths("smoke", sibling, all_seeds=True) == {"Noise": [model.path]}
+    assert inference.trained_model_paths("smoke", sibling, all_seeds=True) == {
+        "Noise": [model.path]
+    }
     assert inference.trained_model_paths("cpu", sibling) == {}
     summary = training_summary(inference.trained_models("smoke", sibling))
     assert summary.loc[0, "model"] == "Noise" and summary.loc[0, "epochs"] == 1
@@ -422,7 +424,7 @@ def test_run_plan_puts_the_seven_models_first_then_the_extra_seeds():
 
 
 def test_trained_methods_keep_the_runs_seeds(monkeypatch, tmp_path):
-    """Main seed under the article's label, the profile's extra seeds after it as seed rows,
+    """Main seed under the article's label, the extra seeds after it as seed rows,
     and models of another run (another seed) in the same folder left out."""
     found = [
         inference.TrainedModel(label, seed, tmp_path / f"{label}-{seed}.keras", {})
@@ -430,15 +432,12 @@ def test_trained_methods_keep_the_runs_seeds(monkeypatch, tmp_path):
         for seed in seeds
     ]
     # `evaluation.trained_methods` looks both up in `mtmri_lib.inference` when called.
-    monkeypatch.setattr(
-        inference, "trained_models", lambda profile, output_dir, labels=None: found
-    )
+    monkeypatch.setattr(inference, "trained_models", lambda profile, output_dir, labels=None: found)
     monkeypatch.setattr(inference, "model_method", lambda path, batch_size=16: path.stem)
-    cpu = T.training_settings("cpu").extra_seeds  # 2: seeds s, s + 1, s + 2
-    assert cpu == 2
-    run5 = evaluation.trained_methods("cpu", tmp_path, seed=5, extra_seeds=cpu)
+    # Two extra seeds: seeds s, s + 1, s + 2 (the count is an argument, not the profile's).
+    run5 = evaluation.trained_methods("cpu", tmp_path, seed=5, extra_seeds=2)
     assert run5 == {"Bias": "Bias-5", "MT": "MT-5", "MT (seed 6)": "MT-6"}
-    run0 = evaluation.trained_methods("cpu", tmp_path, seed=0, extra_seeds=cpu)
+    run0 = evaluation.trained_methods("cpu", tmp_path, seed=0, extra_seeds=2)
     assert run0 == {"Bias": "Bias-0", "MT": "MT-0", "MT (seed 1)": "MT-1", "MT (seed 2)": "MT-2"}
     assert evaluation.trained_methods("cpu", tmp_path, seed=0, extra_seeds=0) == {
         "Bias": "Bias-0",
@@ -446,7 +445,11 @@ def test_trained_methods_keep_the_runs_seeds(monkeypatch, tmp_path):
     }
     # extra_seeds=None: every seed from the main one on counts.
     after0 = evaluation.trained_methods("cpu", tmp_path, seed=0)
-    assert after0 == run0 | {"Bias (seed 5)": "Bias-5", "MT (seed 5)": "MT-5", "MT (seed 6)": "MT-6"}
+    assert after0 == run0 | {
+        "Bias (seed 5)": "Bias-5",
+        "MT (seed 5)": "MT-5",
+        "MT (seed 6)": "MT-6",
+    }
     assert evaluation.trained_methods("cpu", tmp_path, seed=5) == run5
     # No seed: the lowest is the main one, every other an extra.
     every = evaluation.trained_methods("cpu", tmp_path)

@@ -14,10 +14,10 @@ matplotlib.use("Agg")
 
 from conftest import phantom  # noqa: E402
 
-from mtmri_lib.plotting import widgets as W  # noqa: E402
 from mtmri_lib.data import EVALUATION_SETTINGS, load_slice_sets, make_eval_sets  # noqa: E402
-from mtmri_lib.models import build_model  # noqa: E402
 from mtmri_lib.inference import model_method  # noqa: E402
+from mtmri_lib.models import build_model  # noqa: E402
+from mtmri_lib.plotting import widgets as W  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,10 @@ from .subsampling import make_mask
 
 __all__ = [
     "KINDS",
+    "FIDELITIES",
+    "OUTPUTS",
+    "znorm",
+    "to_json",
     "Corruption",
     "corrupt",
     "corrupt_sequence",

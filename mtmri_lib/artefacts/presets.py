@@ -14,8 +14,9 @@ Mild, moderate, severe
 Pinned values inside the article's training ranges, chosen so that the three are clearly
 ordered in measured image quality. The drops are ``1 - SSIM`` and ``1 - VIF`` against the
 clean slice (`mtmri_lib.metrics`, both images z-normalised), mean (sd) over 200 corruptions:
-`mtmri_lib.gallery.preset_effects` on the 50 packaged demo test slices at 64 x 64 (the ``cpu``
-profile), 4 draws each, seed 0. The book's artefact chapter recomputes the table.
+`mtmri_lib.report.views.preset_effects` on the 50 test slices of the earlier default data (the
+real single-subject images) at 64 x 64 (the ``cpu`` profile), 4 draws each, seed 0. The
+book's artefact chapter recomputes the table on this run's test subjects.
 
 =========== ======== =============================================== ============= =============
 kind        preset   pinned values                                   SSIM drop     VIF drop

@@ -1,11 +1,12 @@
-"""The data layer: readers, packaged demo data, preparation, splits, training samples, and the
-fixed evaluation sets.
+"""The data layer: readers, packaged demo data, synthetic subjects, preparation, splits,
+training samples, and the fixed evaluation sets.
 
-Flow: volumes on disk or packaged (`read_volume`, `read_volumes`, `demo_volumes`) -> slices
-prepared at the profile's size (`prepare_volume`, `load_slice_sets`, split by patient with
-`make_split`) -> training samples with one artefact each (`SampleGenerator`; for Keras
-`ArtefactDataset`, which imports Keras on first use) and the stored evaluation sets of Tables
-3-7 (`eval_sets`).
+Flow: volumes on disk (`read_volume`, `read_volumes`) or, offline by default, synthetic
+subjects made from the packaged MNI152 tissue maps (`synthetic_subjects`) -> slices prepared
+at the profile's size with the background kept at 0 (`prepare_volume`, `load_slice_sets`,
+split by patient with `make_split` or by subject) -> training samples with one artefact each
+(`SampleGenerator`; for Keras `ArtefactDataset`, which imports Keras on first use) and the
+stored evaluation sets of Tables 3-7 (`eval_sets`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .samples import SampleGenerator, training_sample
 from .settings import DATA_SETTINGS, SPLIT_FRACTIONS, DataSettings, data_settings
 from .slicesets import DataSources, SliceSet, data_sources, load_slice_sets, shared_data_dir
 from .splits import make_split, split_patients
+from .synthetic import synthetic_subjects
 from .volume import Volume, VolumeReadError
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "patient_id_of",
     "demo_volumes",
     "demo_slice",
+    "synthetic_subjects",
     "DEMO_SOURCES",
     "MNI152_NOTICE",
     "prepare_slice",

@@ -1,11 +1,13 @@
 """Packaged demo data: real MR images that install with a dependency and load offline.
 
-Training and validation come from the MNI ICBM152 2009 T1 template that nilearn ships (an
-average of 152 brains: smooth, noiseless, one "subject"), sliced in three orientations.
-The test set is every real single-subject image that installs with the data extra (dipy's
-example volumes and T1 slice, pydicom's MR test image): acquired, noisy and never seen in
-training. The demo validation set is *not* patient-independent (it is the template again,
-other slices); the book says so wherever it shows validation numbers.
+The MNI ICBM152 2009 T1 template that nilearn ships (an average of 152 brains: smooth,
+noiseless, one "subject"; role "template") is shown in the artefact, loss and model
+chapters, and its tissue maps are what `mtmri_lib.data.synthetic_subjects` builds the
+training, validation and test subjects from. The real single-subject images that install
+with the data extra (dipy's example volumes and T1 slice, pydicom's MR test image; role
+"real") are acquired, noisy, of other contrasts and resolutions: the book's real-data check,
+corrected by the trained models in Figure 2 and shown with their residual maps, never scored
+against a "clean" reference they do not have (what Gold Atlas is in the article).
 
 Files are located inside the installed packages (no package API that might download is
 called) and read with this package's own readers, so the demo data also exercises them.
@@ -59,8 +61,10 @@ class DemoSource:
     ----------
     name : str
         Short label (also the volume's ``patient_id`` stem).
-    role : {"train", "test"}
-        ``train``: training and (not patient-independent) validation; ``test``: the test set.
+    role : {"template", "real"}
+        ``template``: the MNI152 template (the source of the synthetic subjects and the
+        chapters' example slice); ``real``: a real single-subject image (the qualitative,
+        real-data check).
     package, path : str
         The installed package and the file inside it.
     description : str
@@ -78,7 +82,7 @@ class DemoSource:
 DEMO_SOURCES: tuple[DemoSource, ...] = (
     DemoSource(
         name="mni152_2009",
-        role="train",
+        role="template",
         package="nilearn",
         path="datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
         description=(
@@ -90,7 +94,7 @@ DEMO_SOURCES: tuple[DemoSource, ...] = (
     ),
     DemoSource(
         name="dipy_S0_10slices",
-        role="test",
+        role="real",
         package="dipy",
         path="data/files/S0_10slices.nii.gz",
         description=(
@@ -100,7 +104,7 @@ DEMO_SOURCES: tuple[DemoSource, ...] = (
     ),
     DemoSource(
         name="dipy_aniso_vox",
-        role="test",
+        role="real",
         package="dipy",
         path="data/files/aniso_vox.nii.gz",
         description="brain volume of one subject, 24 axial slices, 58 x 58, 4 x 4 x 5 mm voxels",
@@ -108,7 +112,7 @@ DEMO_SOURCES: tuple[DemoSource, ...] = (
     ),
     DemoSource(
         name="dipy_test_piesno",
-        role="test",
+        role="real",
         package="dipy",
         path="data/files/test_piesno.nii.gz",
         description="noisy diffusion brain volume of one subject, 14 axial slices, 96 x 96",
@@ -116,7 +120,7 @@ DEMO_SOURCES: tuple[DemoSource, ...] = (
     ),
     DemoSource(
         name="dipy_t1_coronal_slice",
-        role="test",
+        role="real",
         package="dipy",
         path="data/files/t1_coronal_slice.npy",
         description="T1-weighted coronal brain slice of one subject, 256 x 256",
@@ -124,7 +128,7 @@ DEMO_SOURCES: tuple[DemoSource, ...] = (
     ),
     DemoSource(
         name="pydicom_MR_small",
-        role="test",
+        role="real",
         package="pydicom",
         path="data/test_files/MR_small.dcm",
         description="MR slice, 64 x 64, downsized from the NEMA WG04 'MR1' image, in DICOM",
@@ -246,17 +250,17 @@ def demo_volumes(role: str | None = None) -> list[Volume]:
     """The packaged demo volumes (offline).
 
     The MNI152 template comes first, as three volumes (axial, coronal, sagittal slices; same
-    ``patient_id``), then the single-subject test images. Each volume's ``metadata`` holds
-    its ``role`` ("train" or "test"), ``plane`` and ``licence``. A test image missing from
-    the installed packages is left out with a warning; a missing template raises.
+    ``patient_id``), then the real single-subject images. Each volume's ``metadata`` holds
+    its ``role`` ("template" or "real"), ``plane`` and ``licence``. A real image missing
+    from the installed packages is left out with a warning; a missing template raises.
 
     Parameters
     ----------
-    role : {"train", "test"}, optional
+    role : {"template", "real"}, optional
         Only the volumes of that role.
     """
-    if role not in (None, "train", "test"):
-        raise ValueError(f"role must be None, 'train' or 'test'; got {role!r}")
+    if role not in (None, "template", "real"):
+        raise ValueError(f"role must be None, 'template' or 'real'; got {role!r}")
     volumes: list[Volume] = []
     for source in DEMO_SOURCES:
         if role is not None and source.role != role:
@@ -264,9 +268,9 @@ def demo_volumes(role: str | None = None) -> list[Volume]:
         try:
             loaded = _cached(source.name)
         except (FileNotFoundError, ImportError) as error:
-            if source.role == "train":
+            if source.role == "template":
                 raise
-            warnings.warn(f"demo test image left out: {error}", stacklevel=2)
+            warnings.warn(f"demo real image left out: {error}", stacklevel=2)
             continue
         volumes.extend(_copy(v) for v in loaded)
     return volumes

@@ -41,7 +41,7 @@ import numpy as np
 
 from .._checks import profile_name
 from ..artefacts import corrupt, corrupt_sequence
-from ..artefacts._base import to_json as _jsonable
+from ..artefacts import to_json as _jsonable
 from ..artefacts.presets import preset_values
 from ..store import (
     arrays_digest,
@@ -500,7 +500,8 @@ def eval_sets(
 ) -> EvalSets:
     """The profile's evaluation sets: loaded (and verified) if stored, else generated and stored.
 
-    The test split of `load_slice_sets` (demo test images, or the real data's test patients),
+    The test split of `load_slice_sets` (the synthetic test subjects, or the real data's test
+    patients),
     at most ``eval_slices`` of them (`data_settings`), is corrupted with every
     `EVALUATION_SETTINGS` entry. Stored under ``output_dir/evalsets/<profile>-seed<seed>-<data
     fingerprint>``; a rerun with the same profile, seed, data and simulator code
@@ -524,7 +525,11 @@ def eval_sets(
     fingerprint = test.fingerprint()
     info = {
         "profile": profile_name(profile),
-        "data": "packaged demo data" if data_dir is None else str(data_dir),
+        "data": (
+            f"synthetic subjects ({len(set(test.patient_id.tolist()))} test subjects)"
+            if data_dir is None
+            else str(data_dir)
+        ),
         "dataset": dataset,
     }
     if output_dir is None:

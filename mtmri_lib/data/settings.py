@@ -33,11 +33,15 @@ class DataSettings:
         split has more, a subset is drawn from the seed (evenly over the volumes' slices).
     eval_slices : int or None
         Slices per fixed evaluation set (drawn from the test split); None: all test slices.
-    demo_validation_every : int
-        Demo data: every n-th template slice (per orientation) goes to validation.
-    demo_validation_gap : int
-        Demo data: template slices this close to a validation slice are left out of training
-        (neighbouring 1 mm slices are near copies).
+    subjects : int
+        Without a data folder: how many synthetic subjects (`synthetic_subjects`) the run
+        makes, split by subject as the article splits patients (70/10/20 brain, 80/20 pelvic).
+    slices_per_subject : int or None
+        Synthetic subjects: axial slices kept per subject, evenly spaced over its informative
+        ones (fastMRI brain volumes hold about 16); None keeps all.
+    contrasts : tuple of str or None
+        Synthetic subjects: the contrasts drawn (None: T1, T2, PD and FLAIR, mostly T2 and
+        FLAIR as in fastMRI brain).
     min_foreground : float
         Slices with fewer pixels than this fraction above 5 % of the volume's 99.9th
         percentile are dropped as empty (`informative_slices`).
@@ -48,8 +52,9 @@ class DataSettings:
     image_size: int
     max_slices: dict[str, int | None]
     eval_slices: int | None
-    demo_validation_every: int = 10
-    demo_validation_gap: int = 1
+    subjects: int = 40
+    slices_per_subject: int | None = 16
+    contrasts: tuple[str, ...] | None = None
     min_foreground: float = 0.01
     distribution_samples: int = 400
 
@@ -64,11 +69,16 @@ DATA_SETTINGS: dict[str, DataSettings] = {
         max_slices={"train": 48, "validation": 12, "test": 12},
         eval_slices=6,
         distribution_samples=40,
+        subjects=10,
+        slices_per_subject=6,
     ),
+    # 40 subjects: 28 train, 4 validation, 8 test (16 slices each). The caps keep the main
+    # job within 45 minutes on 2 cores: 320 training slices a epoch (of 448), 64 test slices
+    # per evaluation set (8 per test subject on average).
     "cpu": DataSettings(
         image_size=64,
-        max_slices={"train": None, "validation": None, "test": None},
-        eval_slices=None,
+        max_slices={"train": 320, "validation": None, "test": None},
+        eval_slices=64,
     ),
     # The article evaluates on the whole fastMRI test split; stored as float32 that is about
     # 70 GB of evaluation sets at 320 x 320, so the paper profile keeps a documented subset of

@@ -1,13 +1,16 @@
-"""Prepared slices per split: the packaged demo data, or a folder of real volumes.
+"""Prepared slices per split: synthetic subjects, or a folder of real volumes.
 
 `load_slice_sets(profile, data_dir=None, seed=0, output_dir=...)` is the one entry point the
 notebooks, the training code and the evaluation sets use:
 
-- ``data_dir=None``: the packaged demo data (`demo_volumes`). Training and validation are
-  slices of the MNI152 template (axial, coronal, sagittal): every ``demo_validation_every``-th
-  slice of each orientation goes to validation, and slices within ``demo_validation_gap`` of
-  one are left out of training. The same template in both, so the demo validation set is not
-  patient-independent. The test set is every single-subject image.
+- ``data_dir=None``: the profile's ``subjects`` synthetic subjects (`synthetic_subjects`,
+  made from the packaged MNI152 tissue maps, each with its own anatomy and contrast), split
+  by subject as the article splits patients (`split_patients`: 70/10/20 brain, 80/20 for
+  the pelvic stand-in), so validation and test subjects are never seen in training. Each
+  subject keeps ``slices_per_subject`` axial slices. With ``output_dir``, the prepared
+  slices are cached there and the split manifest (subjects, contrasts, slices per split)
+  written beside them. The real single-subject images the packages ship (`demo_volumes`)
+  are not used here: they are the book's qualitative, real-data check (Figure 2).
 - ``data_dir`` a folder of volumes (fastMRI ``.h5``, NIfTI, DICOM series folders): split by
   patient (`make_split`, 70/10/20 for brain, 80/20 for pelvic), the manifest written to (and
   reused from) ``output_dir``; each volume is prepared once and cached there as ``.npy``, read
@@ -27,25 +30,26 @@ from typing import Any
 
 import numpy as np
 
-from ..store import atomic_write, atomic_write_json, shared_data_dir
-from .demo import demo_volumes
+from ..store import atomic_write, atomic_write_json, files_digest, json_digest, shared_data_dir
 from .prepare import PreparedVolume, prepare_volume
 from .readers import read_volume
-from .settings import DataSettings, data_settings
-from .splits import make_split
+from .settings import SPLIT_FRACTIONS, DataSettings, data_settings
+from .splits import make_split, split_patients
+from .synthetic import synthetic_subjects
+from .volume import Volume
 
 __all__ = [
     "SliceSet",
     "SliceStack",
     "load_slice_sets",
-    "demo_slice_sets",
+    "synthetic_slice_sets",
     "shared_data_dir",
     "CACHE_VERSION",
     "DataSources",
     "data_sources",
 ]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 class SliceStack:
@@ -182,43 +186,143 @@ def cap_slices(slice_set: SliceSet, limit: int | None, seed: int) -> SliceSet:
     return slice_set.subset(chosen)
 
 
-def demo_slice_sets(settings: DataSettings, seed: int = 0) -> dict[str, SliceSet]:
-    """The demo splits, prepared at ``settings.image_size`` (see the module docstring)."""
-    every, gap = settings.demo_validation_every, settings.demo_validation_gap
-    if every < 2 or gap < 0 or 2 * gap + 1 >= every:
-        raise ValueError(
-            f"demo_validation_every ({every}) must exceed 2 * demo_validation_gap + 1 ({gap})"
+def _evenly(indices: np.ndarray, count: int | None) -> np.ndarray:
+    """``count`` positions spread evenly over ``indices`` (all of them if fewer)."""
+    if count is None or len(indices) <= count:
+        return np.arange(len(indices))
+    return np.unique(np.linspace(0, len(indices) - 1, count).round().astype(np.int64))
+
+
+def _subject_label(volume: Volume) -> str:
+    return f"{volume.patient_id} ({volume.metadata['contrast']})"
+
+
+def synthetic_slice_sets(
+    settings: DataSettings,
+    seed: int = 0,
+    *,
+    dataset: str = "brain",
+    output_dir: Path | None = None,
+) -> dict[str, SliceSet]:
+    """The synthetic subjects of a run, prepared at ``settings.image_size`` and split by
+    subject (see the module docstring).
+
+    The subjects depend on ``seed`` and the settings only (the pelvic stand-in draws its
+    own, from another stream of the same seed). With ``output_dir``, the prepared slices are
+    cached in ``output_dir/slices`` (keyed by the settings, the seed and the generator's
+    code) and the split manifest ``split_synthetic_<dataset>_seed<seed>.json`` is written.
+    """
+    fractions = SPLIT_FRACTIONS[dataset]
+    stream = 0 if dataset == "brain" else 1
+    key = json_digest(
+        {
+            "version": CACHE_VERSION,
+            "subjects": settings.subjects,
+            "slices_per_subject": settings.slices_per_subject,
+            "contrasts": settings.contrasts,
+            "size": settings.image_size,
+            "min_foreground": settings.min_foreground,
+            "seed": seed,
+            "stream": stream,
+            "code": files_digest(
+                [Path(__file__).with_name(name) for name in ("synthetic.py", "prepare.py")]
+            ),
+        }
+    )[:16]
+    cache = None if output_dir is None else output_dir / "slices" / f"synthetic-{key}.npz"
+    if cache is not None and cache.exists():
+        stored = np.load(cache)
+        labelled = {str(k): stored[k] for k in stored.files}
+        prepared, labels, contrasts = _unpack(labelled)
+    else:
+        volumes = synthetic_subjects(
+            settings.subjects,
+            shape=settings.image_size,
+            contrasts=settings.contrasts,
+            rng=np.random.default_rng(np.random.SeedSequence([seed, stream])),
         )
-    grouped: dict[str, tuple[list[PreparedVolume], list[str]]] = {
-        name: ([], []) for name in ("train", "validation", "test")
-    }
-    for volume in demo_volumes():
-        prepared = prepare_volume(
-            volume, settings.image_size, min_foreground=settings.min_foreground
-        )
-        label = volume.metadata["demo"]
-        if "plane" in volume.metadata and volume.metadata["role"] == "train":
-            label = f"{label} ({volume.metadata['plane']})"
-        if volume.metadata["role"] == "test":
-            grouped["test"][0].append(prepared)
-            grouped["test"][1].append(label)
-            continue
-        # Distance of each slice to the nearest validation slice (every `every`-th index).
-        offset = (prepared.slice_index - every // 2) % every
-        distance = np.minimum(offset, every - offset)
-        for split, keep in (("validation", distance == 0), ("train", distance > gap)):
-            grouped[split][0].append(
+        prepared, labels, contrasts = [], [], {}
+        for volume in volumes:
+            whole = prepare_volume(
+                volume, settings.image_size, min_foreground=settings.min_foreground
+            )
+            keep = _evenly(whole.slice_index, settings.slices_per_subject)
+            prepared.append(
                 PreparedVolume(
-                    images=prepared.images[keep],
-                    slice_index=prepared.slice_index[keep],
-                    patient_id=prepared.patient_id,
-                    source=prepared.source,
-                    dropped=0,
+                    images=whole.images[keep],
+                    slice_index=whole.slice_index[keep],
+                    patient_id=whole.patient_id,
+                    source=whole.source,
+                    dropped=whole.dropped,
                 )
             )
-            grouped[split][1].append(label)
-    sets = {name: _from_prepared(name, *grouped[name]) for name in grouped}
+            labels.append(_subject_label(volume))
+            contrasts[volume.patient_id] = str(volume.metadata["contrast"])
+        if cache is not None:
+            arrays = _pack(prepared, labels)
+            atomic_write(cache, lambda handle: np.savez(handle, **arrays))
+    patients = split_patients([p.patient_id for p in prepared], fractions, seed=seed)
+    where = {patient: name for name, members in patients.items() for patient in members}
+    sets = {
+        name: _from_prepared(
+            name,
+            [p for p in prepared if where[p.patient_id] == name],
+            [lab for p, lab in zip(prepared, labels, strict=True) if where[p.patient_id] == name],
+        )
+        for name in fractions
+    }
+    if output_dir is not None:
+        atomic_write_json(
+            output_dir / f"split_synthetic_{dataset}_seed{seed}.json",
+            {
+                "data": "synthetic subjects (mtmri_lib.data.synthetic_subjects)",
+                "dataset": dataset,
+                "seed": seed,
+                "fractions": fractions,
+                "splits": {
+                    name: [
+                        {
+                            "subject": patient,
+                            "contrast": contrasts[patient],
+                            "slices": int(sum(p.patient_id == patient for p in prepared)),
+                        }
+                        for patient in members
+                    ]
+                    for name, members in patients.items()
+                },
+            },
+            indent=1,
+        )
     return {name: cap_slices(s, settings.max_slices.get(name), seed) for name, s in sets.items()}
+
+
+def _pack(prepared: list[PreparedVolume], labels: list[str]) -> dict[str, Any]:
+    arrays: dict[str, Any] = {}
+    for k, (volume, label) in enumerate(zip(prepared, labels, strict=True)):
+        arrays[f"images_{k}"] = volume.images
+        arrays[f"index_{k}"] = volume.slice_index
+        arrays[f"meta_{k}"] = np.array([volume.patient_id, volume.source, label])
+    return arrays
+
+
+def _unpack(
+    arrays: dict[str, np.ndarray],
+) -> tuple[list[PreparedVolume], list[str], dict[str, str]]:
+    prepared, labels, contrasts = [], [], {}
+    for k in range(sum(name.startswith("images_") for name in arrays)):
+        patient, source, label = (str(x) for x in arrays[f"meta_{k}"])
+        prepared.append(
+            PreparedVolume(
+                images=arrays[f"images_{k}"],
+                slice_index=arrays[f"index_{k}"],
+                patient_id=patient,
+                source=source,
+                dropped=0,
+            )
+        )
+        labels.append(label)
+        contrasts[patient] = label[len(patient) + 2 : -1]
+    return prepared, labels, contrasts
 
 
 def _cache_key(path: Path, settings: DataSettings, from_kspace: bool) -> str:
@@ -351,14 +455,15 @@ def load_slice_sets(
     profile : str or Profile
         Sets the slice size and the slice caps (`data_settings`).
     data_dir : path or None
-        None: the packaged demo data. A folder: real volumes, split by patient.
+        None: synthetic subjects, split by subject. A folder: real volumes, split by
+        patient.
     seed : int
         Seeds the split (real data) and the subsets drawn where a profile caps a split.
     output_dir : path or None
-        Real data: where the split manifest is written and reused, and the prepared slices
-        cached. None: nothing written.
+        Where the split manifest is written (and, for real data, reused) and the prepared
+        slices cached. None: nothing written.
     dataset : {"brain", "pelvic"}
-        Real data: the split fractions (70/10/20 or 80/20; pelvic has no test split).
+        The split fractions (70/10/20 or 80/20; pelvic has no test split).
     from_kspace : bool
         fastMRI files: reconstruct from k-space instead of reading ``reconstruction_rss``.
     splits : sequence of str
@@ -374,7 +479,12 @@ def load_slice_sets(
     """
     settings = settings if settings is not None else data_settings(profile)
     if data_dir is None:
-        sets = demo_slice_sets(settings, seed)
+        sets = synthetic_slice_sets(
+            settings,
+            seed,
+            dataset=dataset,
+            output_dir=None if output_dir is None else Path(output_dir),
+        )
         return {name: sets[name] for name in splits if name in sets}
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -393,7 +503,7 @@ def load_slice_sets(
 
 @dataclass(frozen=True)
 class DataSources:
-    """The data folders of a run: None means the packaged demo volumes."""
+    """The data folders of a run: None means synthetic subjects (`synthetic_subjects`)."""
 
     brain: Path | None
     pelvic: Path | None
@@ -407,19 +517,20 @@ class DataSources:
             return f"{dataset} volumes in {folder}"
         if dataset == "pelvic":
             return (
-                "packaged demo volumes (the MNI152 brain template), standing in for the pelvic "
-                "data, which is not available here"
+                "synthetic brain subjects made from the packaged MNI152 tissue maps (with rigid "
+                "and periodic motion), standing in for the pelvic data, which is not available "
+                "here"
             )
-        return "packaged demo volumes (the MNI152 brain template)"
+        return "synthetic subjects made from the packaged MNI152 tissue maps, split by subject"
 
 
 def data_sources(data_dir: str | os.PathLike | None) -> DataSources:
     """Which folders the brain and the pelvic models train on.
 
-    ``None``: both on the packaged demo volumes (the pelvic model so labelled). A folder with a
-    ``brain`` and/or ``pelvic`` subfolder: those (a missing one falls back to the demo
-    volumes). Any other folder: the brain data; the pelvic model then trains on the demo
-    volumes, labelled as such.
+    ``None``: both on synthetic subjects (the pelvic model so labelled). A folder with a
+    ``brain`` and/or ``pelvic`` subfolder: those (a missing one falls back to synthetic
+    subjects). Any other folder: the brain data; the pelvic model then trains on synthetic
+    subjects, labelled as such.
     """
     if data_dir is None:
         return DataSources(None, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,13 +10,52 @@ import numpy as np
 from ..artefacts import KINDS
 from ..data.evalsets import EvalSets
 from ..data.slicesets import SliceSet
-from .base import figure
+from .base import figure, image_panel
 
 __all__ = [
+    "plot_subjects",
     "plot_examples",
     "plot_artefact_distribution",
     "plot_eval_sets",
 ]
+
+
+def plot_subjects(
+    sets: Mapping[str, SliceSet],
+    real: Sequence[tuple[str, np.ndarray]] = (),
+    *,
+    per_contrast: int = 3,
+):
+    """A montage: the middle slice of a few synthetic subjects per contrast (one row per
+    contrast), then a row of real packaged images (`mtmri_lib.report.views.real_slices`)
+    prepared the same way, for comparison. Titles give the subject and its split."""
+    chosen: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for name, slice_set in sets.items():
+        for patient in dict.fromkeys(slice_set.patient_id.tolist()):
+            where = np.flatnonzero(slice_set.patient_id == patient)
+            label = str(slice_set.volume[where[0]])
+            inner = label[len(patient) :].strip()
+            contrast = inner[1:-1] if inner.startswith("(") else "real data"
+            row = chosen.setdefault(contrast, [])
+            if len(row) < per_contrast:
+                middle = int(where[len(where) // 2])
+                row.append((f"{patient}\n({name})", np.asarray(slice_set.images[middle])))
+    rows = [(contrast, chosen[contrast]) for contrast in sorted(chosen)]
+    if real:
+        rows.append(("real images", list(real)))
+    columns = max(len(panels) for _, panels in rows)
+    fig, axes = figure(len(rows), columns, (2.2 * columns, 2.4 * len(rows)))
+    for r, (contrast, panels) in enumerate(rows):
+        for c in range(columns):
+            ax = axes[r, c]
+            if c >= len(panels):
+                ax.axis("off")
+                continue
+            title, image = panels[c]
+            image_panel(ax, image, title, limits=(0.0, 1.0))
+        axes[r, 0].set_ylabel(contrast, fontsize=10)
+    fig.suptitle("Synthetic subjects by contrast, and the real packaged images", fontsize=11)
+    return fig
 
 
 def plot_examples(sets: Mapping[str, SliceSet], n_columns: int = 5):

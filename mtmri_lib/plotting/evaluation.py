@@ -1,6 +1,6 @@
 """Figures of the evaluation chapters: example corrections and per-slice score distributions.
 
-Only plotting; the numbers come from `mtmri_lib.evaluation` and `mtmri_lib.tables`.
+Only plotting; the numbers come from `mtmri_lib.evaluation` and `mtmri_lib.report.tables`.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ Figure 2
 Residual panels
     Input, output and every head's residual of a model for one slice, the residuals on one
     symmetric scale (`residual_panel`, `residual_panels`); the explorers of
-    `mtmri_lib.widgets` turn them into pictures.
+    `mtmri_lib.plotting.widgets` turn them into pictures.
 
-Models are given as `mtmri_lib.training.model_method` returns them (a ``ModelCorrector``:
+Models are given as `mtmri_lib.inference.model_method` returns them (a ``ModelCorrector``:
 callable on a stack (n, S, S), with ``.outputs``, ``.tasks``, ``.image_size``, ``.name`` and
 the JSON sidecar as ``.record``); this module does not import TensorFlow itself.
 """
@@ -40,10 +40,8 @@ __all__ = [
     "residual_limit",
     "residual_panel",
     "residual_panels",
+    "plot_real_data",
 ]
-
-
-# --------------------------------------------------------------------------- models
 
 
 # --------------------------------------------------------------------------- Figure 1
@@ -65,7 +63,7 @@ def plot_figure1(
     sets : mtmri_lib.data.EvalSets
         The fixed evaluation sets (`mtmri_lib.data.eval_sets`).
     corrector : ModelCorrector
-        MT+L_C, as `mtmri_lib.training.model_method` returns it (any callable that maps a
+        MT+L_C, as `mtmri_lib.inference.model_method` returns it (any callable that maps a
         stack (n, S, S) to corrected images does).
     index : int or None
         The test slice (None: `example_slice`).
@@ -351,6 +349,45 @@ def residual_panel(
         fig.colorbar(shown, ax=list(axes[0, len(panels) :]), shrink=0.8)
     if title:
         fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_real_data(real: Sequence[tuple[str, np.ndarray]], corrector: ResidualModel):
+    """The real-data check: real images without a clean reference, corrected by a trained
+    multi-task model and not scored.
+
+    One row per ``(name, slice)`` of ``real`` (prepared at the model's size, e.g.
+    `mtmri_lib.report.views.real_slices`): the input and the output (both z-normalised, on
+    the input's grey scale), then each head's residual on one symmetric scale per row, with
+    its mean |p|. What a head changes on images unlike its training data is what the row
+    shows.
+    """
+    if not real:
+        raise ValueError("no real images to show")
+    tasks = list(corrector.tasks)
+    columns = 2 + len(tasks)
+    fig, axes = figure(len(real), columns, (2.0 * columns + 0.8, 2.5 * len(real)))
+    for row, (name, image) in enumerate(real):
+        check_model_size(corrector, np.shape(image)[-1], f"the real image {name!r}")
+        outputs = corrector.outputs(np.asarray(image))
+        shown_input = znorm(np.asarray(image, np.float64))
+        grey = (float(shown_input.min()), float(shown_input.max()))
+        image_panel(axes[row, 0], shown_input, f"{name}\ninput", limits=grey)
+        image_panel(axes[row, 1], znorm(outputs["image"].astype(np.float64)), "output", limits=grey)
+        limit = residual_limit({task: outputs[task] for task in tasks})
+        shown = None
+        for column, task in enumerate(tasks, start=2):
+            residual = np.asarray(outputs[task], dtype=np.float64)
+            shown = image_panel(
+                axes[row, column],
+                residual,
+                f"p_{task}, mean |p| {np.mean(np.abs(residual)):.3f}",
+                symmetric=True,
+                limits=(-limit, limit),
+            )
+        if shown is not None:
+            fig.colorbar(shown, ax=list(axes[row, 2:]), shrink=0.8)
+    fig.suptitle(f"Real images, no clean reference: {corrector.name}", fontsize=10)
     return fig
 
 

@@ -1,6 +1,6 @@
 """Figures and small tables of the search and training chapters.
 
-Each function takes what `mtmri_lib.training` and `mtmri_lib.search` return and builds a
+Each function takes what `mtmri_lib.training` and `mtmri_lib.training.search` return and builds a
 matplotlib figure (closed in pyplot, so a notebook shows the returned figure once) or a
 pandas DataFrame; the notebooks only call them.
 """
@@ -96,7 +96,7 @@ def plot_search_history(trials: Mapping[str, Any]):
     Parameters
     ----------
     trials : dict
-        ``{label: DataFrame}`` from `mtmri_lib.search.search_trials` (or the ``trials`` of
+        ``{label: DataFrame}`` from `mtmri_lib.training.search.search_trials` (or the ``trials`` of
         each `SearchResult`).
     """
     searched = {label: table for label, table in trials.items() if not table.empty}

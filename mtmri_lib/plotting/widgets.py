@@ -253,7 +253,7 @@ def residual_explorer(
     images : ndarray of shape (n, S, S) or sequence of (S, S)
         The slices (corrupted, at the model's size S), at least one.
     corrector : ModelCorrector
-        A trained multi-task model (`mtmri_lib.training.model_method`).
+        A trained multi-task model (`mtmri_lib.inference.model_method`).
     titles : sequence of str or None
         One per slice (None: "slice k").
     dpi : int
@@ -265,7 +265,7 @@ def residual_explorer(
     -------
     ipywidgets.VBox
         (label, slider, stack): a slider ``jslink``-ed to a ``Stack`` of one precomputed
-        picture per slice (`mtmri_lib.result_figures.residual_panels`: input, output, every
+        picture per slice (`mtmri_lib.plotting.results.residual_panels`: input, output, every
         head's residual with its mean |p|; the residuals of all slices on one symmetric
         scale).
 

@@ -89,7 +89,7 @@ def figure_models(
 
 def model_caption(corrector: Corrector) -> str:
     """The model's label with the profile and the data it was trained on (from its sidecar),
-    e.g. ``"Pelvis MT+L_C (cpu profile), trained on packaged demo volumes (...)"``."""
+    e.g. ``"Pelvis MT+L_C (cpu profile), trained on synthetic subjects (...)"``."""
     name = str(getattr(corrector, "name", "model"))
     record = getattr(corrector, "record", None) or {}
     profile = record.get("profile")
@@ -231,8 +231,8 @@ def figure2_volume(
     ----------
     volumes : sequence of Volume or None
         The candidates. None: the pelvic volumes of ``data_dir`` where it has a ``pelvic``
-        folder (`mtmri_lib.training.data_sources`), else the packaged demo test volumes
-        (`mtmri_lib.data.demo_volumes("test")`); there this is dipy's ``aniso_vox`` brain
+        folder (`mtmri_lib.data.data_sources`), else the real packaged images
+        (`mtmri_lib.data.demo_volumes("real")`); there this is dipy's ``aniso_vox`` brain
         volume (24 axial slices of 58 x 58, 4 x 4 x 5 mm).
     data_dir : path or None
         The run's data folder (only used when ``volumes`` is None).
@@ -247,7 +247,7 @@ def figure2_volume(
         if pelvic is not None:
             volumes = read_volumes(pelvic)
         else:
-            volumes = demo_volumes("test")
+            volumes = demo_volumes("real")
     candidates = [v for v in volumes if np.asarray(v.data).ndim == 3 and v.data.shape[0] > 1]
     if not candidates:
         raise ValueError("Figure 2 needs a volume with at least two slices; none was given")

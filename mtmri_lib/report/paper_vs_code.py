@@ -7,7 +7,7 @@ difference on the same data, at three levels:
 - artefacts: the training distributions of bias fields and rigid motion under each
   fidelity (`sample_training_corruptions`);
 - metrics and methods: the same slices scored or corrected both ways, as a table with
-  rows for each variant (`variant_table`, then `mtmri_lib.tables.build_table`);
+  rows for each variant (`variant_table`, then `mtmri_lib.report.tables.build_table`);
 - statistics: what the difference does to the bold groups (`compare_tables`).
 
 No model is retrained: the differences that only act through training (the residual

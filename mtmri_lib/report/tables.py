@@ -316,8 +316,9 @@ def methods_for(table: int | TableSpec, methods: Mapping[str, _Entry]) -> dict[s
 
 
 def describe_data(info: Mapping[str, Any]) -> str:
-    """'packaged demo data, cpu profile' (or the data folder) from an EvalSets' ``info``."""
-    data = info.get("data") or "packaged demo data"
+    """'synthetic subjects (8 test subjects), cpu profile' (or the data folder) from an
+    EvalSets' ``info``."""
+    data = info.get("data") or "synthetic subjects"
     return f"{data}, {info.get('profile', '?')} profile"
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from .._checks import check_choice, check_image, check_int, profile_name
 from ..artefacts import KINDS, corrupt, preset_names, preset_values
 from ..baselines import BASELINE_INFO, BASELINES, NOT_AVAILABLE
+from ..data import demo_volumes, informative_slices, prepare_slice
 from ..data.demo import DEMO_SOURCES
 from ..data.samples import SampleGenerator
 from ..data.slicesets import SliceSet
@@ -47,6 +48,8 @@ __all__ = [
     "hyperparameter_table",
     "split_summary",
     "slice_counts",
+    "subject_table",
+    "real_slices",
     "summarise_gallery",
     "preset_effects",
     "TABLE2_ROWS",
@@ -191,7 +194,11 @@ def demo_source_table():
         [
             {
                 "name": s.name,
-                "used for": "training + validation" if s.role == "train" else "test",
+                "used for": (
+                    "tissue maps of the synthetic subjects; example slices"
+                    if s.role == "template"
+                    else "real-data check (Figure 2), not scored"
+                ),
                 "file (inside the package)": f"{s.package}/{s.path}",
                 "what it is": s.description,
                 "licence": s.licence,
@@ -357,7 +364,7 @@ def table2(
         f"{settings.search_max_epochs} epoch(s) of at most "
         f"{settings.search_steps_per_epoch or 'all'} batches per trial"
         + (
-            ", the packaged demo data"
+            ", synthetic subjects"
             if profile != "paper"
             else ", patience " + str(settings.search_patience)
         )
@@ -423,6 +430,43 @@ def slice_counts(sets: Mapping[str, SliceSet]):
     table.loc["total"] = table.sum()
     table.index.name = "volume"
     return table
+
+
+def subject_table(sets: Mapping[str, SliceSet]):
+    """Per split: subjects, slices, and subjects per contrast (a pandas DataFrame).
+
+    The contrast is read from the volume labels of synthetic subjects ("synthetic-007
+    (FLAIR)"); volumes of real data count under "real data".
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, slice_set in sets.items():
+        contrast = {}
+        for patient, label in zip(slice_set.patient_id, slice_set.volume, strict=True):
+            inner = str(label)[len(str(patient)) :].strip()
+            contrast[str(patient)] = inner[1:-1] if inner.startswith("(") else "real data"
+        counts = pd.Series(list(contrast.values()), dtype=str).value_counts()
+        rows[name] = {
+            "subjects": len(contrast),
+            "slices": len(slice_set),
+            **{f"{key} subjects": int(value) for key, value in counts.sort_index().items()},
+        }
+    table = pd.DataFrame(rows).T.fillna(0).astype(int)
+    table.index.name = "split"
+    return table
+
+
+def real_slices(size: int) -> list[tuple[str, np.ndarray]]:
+    """The middle informative slice of each real packaged image (`demo_volumes("real")`),
+    prepared at ``size`` as the pipeline prepares every slice: ``[(name, slice), ...]``."""
+    shown = []
+    for volume in demo_volumes("real"):
+        keep = np.flatnonzero(informative_slices(volume.data))
+        if len(keep):
+            middle = int(keep[len(keep) // 2])
+            shown.append((str(volume.metadata["demo"]), prepare_slice(volume.data[middle], size)))
+    return shown
 
 
 def summarise_gallery(clean: np.ndarray, entries: list[GalleryEntry]):

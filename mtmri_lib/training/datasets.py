@@ -71,7 +71,7 @@ def _slice_sets(profile: Any, folder: Path | None, data_seed: int, dataset: str,
             profile,
             data_dir=folder,
             seed=data_seed,
-            output_dir=None if folder is None else shared_data_dir(output_dir),
+            output_dir=shared_data_dir(output_dir),
             dataset=dataset,
             splits=("train", "validation"),
         )

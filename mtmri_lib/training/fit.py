@@ -38,9 +38,9 @@ from keras import ops
 
 from ..inference import to_numpy
 from ..losses import check_deltas, training_objective
-from ..models import TASKS
+from ..models import TASKS, ModelConfig, build_model, set_global_seed
 from ..store import StoreError, atomic_write, atomic_write_text
-from .specs import HyperParameters, make_optimizer
+from .specs import HyperParameters, TrainingSettings, make_optimizer
 
 __all__ = [
     "MultiTaskTrainer",
@@ -49,6 +49,7 @@ __all__ = [
     "read_checkpoint_state",
     "FitResult",
     "fit_network",
+    "fit_model",
 ]
 
 
@@ -598,3 +599,44 @@ def _epoch_images(batches: _Batches) -> int:
     if batches.steps < generator.n_batches:
         return full
     return n if not generator.drop_last else generator.n_batches * generator.batch_size
+
+
+def fit_model(
+    config: ModelConfig,
+    tasks: Sequence[str],
+    train: Any,
+    validation: Any | None,
+    *,
+    hyper: HyperParameters,
+    seed: int,
+    settings: TrainingSettings,
+    max_epochs: int,
+    patience: int,
+    steps_per_epoch: int | None,
+    checkpoint_dir: str | os.PathLike,
+    verbose: str | int = "auto",
+    strategy: Any = None,
+) -> FitResult:
+    """`fit_network` on a fresh network of ``config`` with the heads ``tasks``, seeded.
+
+    Seeds Python's, numpy's and TensorFlow's global generators with ``seed`` first
+    (`mtmri_lib.models.set_global_seed`: what a training entry point must do for a
+    reproducible run) and builds the network from the same seed; the step runs eagerly or
+    under XLA as ``settings`` says. The models' trainings and the search's trials both train
+    through here, with their own epoch budgets.
+    """
+    set_global_seed(seed)
+    return fit_network(
+        lambda: build_model(config, tasks=tasks, seed=seed),
+        train,
+        validation,
+        hyper=hyper,
+        max_epochs=max_epochs,
+        patience=patience,
+        steps_per_epoch=steps_per_epoch,
+        checkpoint_dir=checkpoint_dir,
+        strategy=strategy,
+        verbose=verbose,
+        run_eagerly=settings.run_eagerly,
+        jit_compile=settings.jit_compile,
+    )

@@ -39,7 +39,7 @@ import numpy as np
 
 from .._checks import profile_name
 from ..inference import TrainedModel, read_sidecar
-from ..models import MODEL_LABELS, ModelSpec, build_model, model_config, model_spec, set_global_seed
+from ..models import MODEL_LABELS, ModelSpec, model_config, model_spec
 from ..store import (
     atomic_path,
     atomic_write_text,
@@ -47,7 +47,7 @@ from ..store import (
     package_versions,
 )
 from .datasets import data_fingerprint, data_sources, model_datasets, reference_mse
-from .fit import fit_network, read_checkpoint_state
+from .fit import fit_model, read_checkpoint_state
 from .search import best_hyperparameters
 from .specs import (
     TRAINING_FORMAT,
@@ -165,7 +165,7 @@ def train_model(
         Sets the network (`mtmri_lib.models.MODEL_CONFIGS`), the data size and the training
         settings (`training_settings`).
     data_dir : path or None
-        See `data_sources`; None: the packaged demo volumes.
+        See `data_sources`; None: synthetic subjects (`synthetic_subjects`).
     output_dir : path
         The notebook's output folder; the model goes to `models_dir` (``output_dir``'s
         sibling ``models``), the checkpoints to ``models/checkpoints``.
@@ -253,20 +253,20 @@ def train_model(
     checkpoint_dir = models_dir(output_dir) / "checkpoints" / f"{path.stem}-{digest}"
     if force and checkpoint_dir.exists():
         shutil.rmtree(checkpoint_dir)
-    set_global_seed(seed)
-    result = fit_network(
-        lambda: build_model(config, tasks=spec.tasks, seed=seed),
+    result = fit_model(
+        config,
+        spec.tasks,
         train,
         validation,
         hyper=hyper,
+        seed=seed,
+        settings=settings,
         max_epochs=settings.max_epochs,
         patience=settings.patience,
         steps_per_epoch=settings.steps_per_epoch,
         checkpoint_dir=checkpoint_dir,
-        strategy=strategy,
         verbose=verbose,
-        run_eagerly=settings.run_eagerly,
-        jit_compile=settings.jit_compile,
+        strategy=strategy,
     )
     state = read_checkpoint_state(checkpoint_dir)
     if state is None:  # every epoch of fit_network writes one

@@ -46,10 +46,10 @@ import numpy as np
 
 from .._checks import profile_name
 from ..losses import KERNEL_NAMES
-from ..models import ModelSpec, build_model, model_config, model_spec, set_global_seed
+from ..models import ModelSpec, model_config, model_spec
 from ..store import atomic_write_json, read_json, search_dir
 from .datasets import data_sources, model_datasets
-from .fit import fit_network
+from .fit import fit_model
 from .specs import (
     OPTIMIZERS,
     TRAINING_FORMAT,
@@ -397,19 +397,19 @@ def run_search(
 
     def trainer_fit(values: Mapping[str, Any], checkpoint_dir: Path) -> float:
         hyper = hyperparameters_from(values)
-        set_global_seed(seed)
-        result = fit_network(
-            lambda: build_model(config, tasks=spec.tasks, seed=seed),
+        result = fit_model(
+            config,
+            spec.tasks,
             train,
             validation,
             hyper=hyper,
+            seed=seed,
+            settings=settings,
             max_epochs=settings.search_max_epochs,
             patience=settings.search_patience,
             steps_per_epoch=settings.search_steps_per_epoch,
             checkpoint_dir=checkpoint_dir,
             verbose=verbose,
-            run_eagerly=settings.run_eagerly,
-            jit_compile=settings.jit_compile,
         )
         value = result.best_value
         if value is None or result.diverged or not math.isfinite(value):
