@@ -49,7 +49,6 @@ cheap methods and models run in this process.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import itertools
 import json
@@ -76,6 +75,7 @@ from .store import (
     atomic_write_json,
     atomic_write_text,
     file_digest,
+    json_digest,
     package_version,
     shared_cache_dir,
 )
@@ -195,8 +195,7 @@ class Method:
             "batch": bool(self.batch),
             "version": self.version,
         }
-        text = json.dumps(record, sort_keys=True, default=repr)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return json_digest(record, default=repr)
 
     def correct(
         self,

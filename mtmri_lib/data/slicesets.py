@@ -327,7 +327,7 @@ def _unpack(
 
 def _cache_key(path: Path, settings: DataSettings, from_kspace: bool) -> str:
     stat = path.stat()
-    text = json.dumps(
+    return json_digest(
         [
             str(path.resolve()),
             stat.st_mtime_ns,
@@ -337,8 +337,7 @@ def _cache_key(path: Path, settings: DataSettings, from_kspace: bool) -> str:
             bool(from_kspace),
             CACHE_VERSION,
         ]
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    )[:16]
 
 
 def _prepared_from_cache(

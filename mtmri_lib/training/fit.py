@@ -610,10 +610,8 @@ def fit_model(
     hyper: HyperParameters,
     seed: int,
     settings: TrainingSettings,
-    max_epochs: int,
-    patience: int,
-    steps_per_epoch: int | None,
     checkpoint_dir: str | os.PathLike,
+    search: bool = False,
     verbose: str | int = "auto",
     strategy: Any = None,
 ) -> FitResult:
@@ -621,19 +619,26 @@ def fit_model(
 
     Seeds Python's, numpy's and TensorFlow's global generators with ``seed`` first
     (`mtmri_lib.models.set_global_seed`: what a training entry point must do for a
-    reproducible run) and builds the network from the same seed; the step runs eagerly or
-    under XLA as ``settings`` says. The models' trainings and the search's trials both train
-    through here, with their own epoch budgets.
+    reproducible run) and builds the network from the same seed. The epoch budget is the
+    training's (``max_epochs``, ``patience``, ``steps_per_epoch`` of ``settings``) or, with
+    ``search``, a search trial's (``search_max_epochs``, ...); the step runs eagerly or under
+    XLA as ``settings`` says. The models' trainings and the search's trials both train
+    through here.
     """
     set_global_seed(seed)
+    if search:
+        budget = (settings.search_max_epochs, settings.search_patience)
+        steps = settings.search_steps_per_epoch
+    else:
+        budget, steps = (settings.max_epochs, settings.patience), settings.steps_per_epoch
     return fit_network(
         lambda: build_model(config, tasks=tasks, seed=seed),
         train,
         validation,
         hyper=hyper,
-        max_epochs=max_epochs,
-        patience=patience,
-        steps_per_epoch=steps_per_epoch,
+        max_epochs=budget[0],
+        patience=budget[1],
+        steps_per_epoch=steps,
         checkpoint_dir=checkpoint_dir,
         strategy=strategy,
         verbose=verbose,

@@ -28,7 +28,6 @@ from .. import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -43,6 +42,7 @@ from ..models import MODEL_LABELS, ModelSpec, model_config, model_spec
 from ..store import (
     atomic_path,
     atomic_write_text,
+    json_digest,
     models_dir,
     package_versions,
 )
@@ -229,7 +229,7 @@ def train_model(
         },
         "code": model_code_digest(),
     }
-    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:12]
+    digest = json_digest(request)[:12]
     path = model_path(output_dir, spec, profile, seed)
     record = read_sidecar(path)
     if (
@@ -261,9 +261,6 @@ def train_model(
         hyper=hyper,
         seed=seed,
         settings=settings,
-        max_epochs=settings.max_epochs,
-        patience=settings.patience,
-        steps_per_epoch=settings.steps_per_epoch,
         checkpoint_dir=checkpoint_dir,
         verbose=verbose,
         strategy=strategy,

@@ -32,7 +32,6 @@ from .. import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
 # isort: split
 
 import hashlib
-import json
 import math
 import numbers
 import os
@@ -47,7 +46,7 @@ import numpy as np
 from .._checks import profile_name
 from ..losses import KERNEL_NAMES
 from ..models import ModelSpec, model_config, model_spec
-from ..store import atomic_write_json, read_json, search_dir
+from ..store import atomic_write_json, json_digest, read_json, search_dir
 from .datasets import data_sources, model_datasets
 from .fit import fit_model
 from .specs import (
@@ -265,7 +264,7 @@ class SearchResult:
 
 
 def _project_name(spec: ModelSpec, profile: str, request: Mapping[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:10]
+    digest = json_digest(request)[:10]
     return f"{spec.key}-{profile}-{digest}"
 
 
@@ -405,10 +404,8 @@ def run_search(
             hyper=hyper,
             seed=seed,
             settings=settings,
-            max_epochs=settings.search_max_epochs,
-            patience=settings.search_patience,
-            steps_per_epoch=settings.search_steps_per_epoch,
             checkpoint_dir=checkpoint_dir,
+            search=True,
             verbose=verbose,
         )
         value = result.best_value

@@ -287,10 +287,10 @@ TRAINING_SETTINGS: dict[str, TrainingSettings] = {
         search_initial_points={"MT": 1, "MT+L_C": 1},
         run_eagerly=True,
     ),
-    # On 2 CPU cores: about 10 s of XLA compilation per network, then 8-12 s per epoch of the
-    # demo training slices (35-50 images/s on the last machine measured); the seven models
-    # and one more seed of MT and MT+L_C, up to 16 epochs each, take 25-30 minutes, the
-    # search about 3. One extra seed, not two: the main job has to stay within 45 minutes.
+    # On 2 CPU cores: about 10 s of XLA compilation per network, then 7-10 s per epoch of
+    # the 320 training slices (34-52 images/s on the machine last measured): the seven
+    # models and one more seed of MT and MT+L_C, up to 16 epochs each, took 1634 s, the
+    # search 212 s. One extra seed, not two: the main job has to stay within 45 minutes.
     "cpu": TrainingSettings(
         max_epochs=16,
         patience=4,
