@@ -153,3 +153,17 @@ def test_power_table_matches_demsar():
     table = power_table(50, 5)
     assert list(table.index) == ["slices", "volumes"]
     assert table.loc["slices", "detectable win rate"] < table.loc["volumes", "detectable win rate"]
+
+
+def test_the_subject_table_counts_subjects_and_contrasts():
+    from mtmri_lib.data.slicesets import volume_contrast
+    from mtmri_lib.report.views import subject_table
+
+    assert volume_contrast("synthetic-007", "synthetic-007 (FLAIR)") == "FLAIR"
+    assert volume_contrast("p1", "file.h5") == "real data"
+    sets = load_slice_sets("smoke")
+    table = subject_table(sets)
+    assert table.loc["train", "subjects"] == 7 and table.loc["test", "subjects"] == 2
+    contrast_columns = [c for c in table.columns if c.endswith(" subjects") and c != "subjects"]
+    assert (table[contrast_columns].sum(axis=1) == table["subjects"]).all()
+    assert table.loc["validation", "slices"] == len(sets["validation"])

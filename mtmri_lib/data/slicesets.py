@@ -43,6 +43,7 @@ __all__ = [
     "SliceStack",
     "load_slice_sets",
     "synthetic_slice_sets",
+    "volume_contrast",
     "shared_data_dir",
     "CACHE_VERSION",
     "DataSources",
@@ -197,6 +198,13 @@ def _subject_label(volume: Volume) -> str:
     return f"{volume.patient_id} ({volume.metadata['contrast']})"
 
 
+def volume_contrast(patient_id: str, volume_label: str) -> str:
+    """The contrast in a synthetic subject's volume label ("synthetic-007 (FLAIR)" ->
+    "FLAIR"); "real data" for the volume of a real data set."""
+    rest = str(volume_label)[len(str(patient_id)) :].strip()
+    return rest[1:-1] if rest.startswith("(") and rest.endswith(")") else "real data"
+
+
 def synthetic_slice_sets(
     settings: DataSettings,
     seed: int = 0,
@@ -321,7 +329,7 @@ def _unpack(
             )
         )
         labels.append(label)
-        contrasts[patient] = label[len(patient) + 2 : -1]
+        contrasts[patient] = volume_contrast(patient, label)
     return prepared, labels, contrasts
 
 

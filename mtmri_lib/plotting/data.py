@@ -9,7 +9,7 @@ import numpy as np
 
 from ..artefacts import KINDS
 from ..data.evalsets import EvalSets
-from ..data.slicesets import SliceSet
+from ..data.slicesets import SliceSet, volume_contrast
 from .base import figure, image_panel
 
 __all__ = [
@@ -34,8 +34,7 @@ def plot_subjects(
         for patient in dict.fromkeys(slice_set.patient_id.tolist()):
             where = np.flatnonzero(slice_set.patient_id == patient)
             label = str(slice_set.volume[where[0]])
-            inner = label[len(patient) :].strip()
-            contrast = inner[1:-1] if inner.startswith("(") else "real data"
+            contrast = volume_contrast(patient, label)
             row = chosen.setdefault(contrast, [])
             if len(row) < per_contrast:
                 middle = int(where[len(where) // 2])

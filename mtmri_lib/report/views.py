@@ -27,7 +27,7 @@ from ..baselines import BASELINE_INFO, BASELINES, NOT_AVAILABLE
 from ..data import demo_volumes, informative_slices, prepare_slice
 from ..data.demo import DEMO_SOURCES
 from ..data.samples import SampleGenerator
-from ..data.slicesets import SliceSet
+from ..data.slicesets import SliceSet, volume_contrast
 from ..inference import TrainedModel
 from ..losses import KERNEL_NAMES, KERNEL_SYMBOLS, check_deltas, kernel_responses
 from ..metrics import FIDELITIES, ssim, vif
@@ -444,8 +444,7 @@ def subject_table(sets: Mapping[str, SliceSet]):
     for name, slice_set in sets.items():
         contrast = {}
         for patient, label in zip(slice_set.patient_id, slice_set.volume, strict=True):
-            inner = str(label)[len(str(patient)) :].strip()
-            contrast[str(patient)] = inner[1:-1] if inner.startswith("(") else "real data"
+            contrast[str(patient)] = volume_contrast(patient, label)
         counts = pd.Series(list(contrast.values()), dtype=str).value_counts()
         rows[name] = {
             "subjects": len(contrast),
