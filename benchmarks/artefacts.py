@@ -40,7 +40,6 @@ import argparse
 import contextlib
 import functools
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ sys.path.insert(0, str(_HERE))
 from references import REFERENCES  # noqa: E402
 
 from mtmri_lib.artefacts import KINDS, corrupt  # noqa: E402
+from mtmri_lib.machine import describe_machine, load_average, machine_line  # noqa: E402
 from mtmri_lib.store import atomic_write_json  # noqa: E402
 
 #: What is timed: a row name (also the key of `REFERENCES`), the kind, and pinned keywords.
@@ -247,45 +247,9 @@ def time_training_mix(slices: list[np.ndarray], repeats: int, seed: int) -> dict
     }
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _blas() -> list[dict[str, Any]]:
-    """The BLAS libraries loaded and their thread counts (threadpoolctl), or the env."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-        return [{"threadpoolctl": "not installed", **{n: os.environ.get(n) for n in names}}]
-    return [
-        {
-            "library": Path(info["filepath"]).name,
-            "internal_api": info["internal_api"],
-            "version": info.get("version"),
-            "num_threads": info["num_threads"],
-            "threading_layer": info.get("threading_layer"),
-        }
-        for info in threadpool_info()
-        if info["user_api"] == "blas"
-    ]
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
 def machine() -> dict[str, Any]:
-    """What the timings depend on: CPU, cores, BLAS threads, library versions, the load."""
+    """What the timings depend on (`mtmri_lib.machine.describe_machine`) and the versions of
+    the libraries timed."""
     import scipy
 
     versions = {"numpy": np.__version__, "scipy": scipy.__version__}
@@ -294,38 +258,14 @@ def machine() -> dict[str, Any]:
             versions[module] = __import__(module).__version__
         except ImportError:
             versions[module] = None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "usable_cores": usable,
-        "blas": _blas(),
-        "load_average_before": _load_average(),
-        **versions,
-    }
-
-
-def _blas_line(blas: list[dict[str, Any]]) -> str:
-    if blas and "library" not in blas[0]:
-        return "BLAS threads unknown (threadpoolctl not installed)"
-    return "; ".join(
-        f"{b['library']} ({b['internal_api']} {b['version']}): {b['num_threads']} threads"
-        for b in blas
-    )
+    described = describe_machine()
+    return {**described, "load_average_before": described["load_average_start"], **versions}
 
 
 def print_table(report: dict[str, Any]) -> None:
     m = report["machine"]
     print(f"Artefact simulation, {report['size']} x {report['size']} slices ({report['source']})")
-    print(
-        f"{m['cpu_model']}; {m['usable_cores']} usable core(s) of {m['cpu_count']}; "
-        f"{_blas_line(m['blas'])}"
-    )
+    print(machine_line(m))
     print(
         f"load average (1, 5, 15 min) before {m['load_average_before']}, after "
         f"{m['load_average_after']}; {report['load_processes']} load process(es) beside it; "
@@ -401,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         report["artefacts"] = time_side_by_side(slices, args.repeats, args.seed)
         report["training_mix"] = time_training_mix(slices, args.repeats, args.seed)
-        report["machine"]["load_average_after"] = _load_average()
+        report["machine"]["load_average_after"] = load_average()
     print_table(report)
     if args.json:
         atomic_write_json(args.json, report, indent=2)

@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mtmri_lib.machine import describe_machine, machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results to this file")
     args = parser.parse_args(argv)
 
+    machine = describe_machine()
+    print(machine_line(machine))
     results = []
     for size in args.sizes:
         result = bench_size(size, args.samples, args.batch_size, args.workers, args.repeats)
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "data pipeline",
         "results": results,
         "model_training_images_per_s_cpu_profile": MODEL_IMAGES_PER_S,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": machine,
         "python": platform.python_version(),
     }
     if args.json:

@@ -24,7 +24,6 @@ Timings are single-process wall-clock medians after a warm-up call.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mtmri_lib import baselines, metrics  # noqa: E402
 from mtmri_lib.artefacts import corrupt  # noqa: E402
+from mtmri_lib.machine import describe_machine, machine_line
 from mtmri_lib.store import atomic_write_json  # noqa: E402
 
 
@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> dict:
     noisy = corrupt(clean, "noise", 0, snr_db=5).image
     reference = metrics.normalise_pair(clean, noisy)[0]
     image = metrics.normalise_pair(clean, noisy)[1]
-    results: dict = {"size": args.size, "machine": platform.processor() or platform.machine()}
+    results: dict = {"size": args.size, "machine": describe_machine()}
+    print(machine_line(results["machine"]))
 
     sewar_ms = _median_ms(lambda: vifp(reference, image), args.repeats)
     ours_ms = _median_ms(lambda: metrics.vif(reference, image, normalise=False), args.repeats)

@@ -25,8 +25,6 @@ On a shared machine they move with its load: run it alone, and read ``/proc/load
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -34,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mtmri_lib.machine import describe_machine, machine_line
 
 #: Training batch size per profile (the paper profile at batch 1 on a CPU).
 TRAIN_BATCH = {"smoke": 8, "cpu": 16, "paper": 1}
@@ -222,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {
         "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
+            **describe_machine(),
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
             "tensorflow": tf.__version__,
         },
@@ -232,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "forward": [],
         "training": [],
     }
+    print(machine_line(results["machine"]), flush=True)
     if not args.no_forward and "paper" in args.profiles:
         results["forward"] = bench_forward(
             "paper",

@@ -24,14 +24,14 @@ Timings move with the machine's load: run it alone and read ``/proc/loadavg``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mtmri_lib.machine import describe_machine, load_average, machine_line
 
 #: The volume of the correction benchmark: slices, rows, columns.
 VOLUME_SHAPE = (131, 320, 320)
@@ -140,15 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results: dict[str, Any] = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "loadavg_before": Path("/proc/loadavg").read_text().split()[:3]
-            if Path("/proc/loadavg").exists()
-            else None,
-        },
+        "machine": describe_machine(),
         "training": [],
     }
+    print(machine_line(results["machine"]), flush=True)
     for profile in args.profiles:
         row = bench_training(profile, max(2, args.epochs), args.steps)
         results["training"].append(row)
@@ -172,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['seconds_per_slice']} s per slice",
             flush=True,
         )
-    if Path("/proc/loadavg").exists():
-        results["machine"]["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
+    results["machine"]["load_average_after"] = load_average()
     if args.json:
         from mtmri_lib.store import atomic_write_json
 
