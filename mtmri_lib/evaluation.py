@@ -725,13 +725,11 @@ def trained_methods(
     """
     from .inference import model_method, trained_models  # TensorFlow: only when models are used
 
-    if seed is not None and extra_seeds is not None:
-        wanted = range(int(seed), int(seed) + int(extra_seeds) + 1)
-    elif seed is not None:
-        wanted = range(int(seed), 2**62)
+    first = None if seed is None else int(seed)
+    last = None if first is None or extra_seeds is None else first + int(extra_seeds)
     methods: dict[str, ResidualModel] = {}
     for model in trained_models(profile, output_dir, labels=labels):
-        if seed is not None and model.seed not in wanted:
+        if first is not None and (model.seed < first or (last is not None and model.seed > last)):
             continue
         is_main = model.label not in methods and (seed is None or model.seed == int(seed))
         if not is_main and (extra_seeds == 0 or model.label not in methods):

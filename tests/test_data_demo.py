@@ -167,3 +167,13 @@ def test_the_subject_table_counts_subjects_and_contrasts():
     contrast_columns = [c for c in table.columns if c.endswith(" subjects") and c != "subjects"]
     assert (table[contrast_columns].sum(axis=1) == table["subjects"]).all()
     assert table.loc["validation", "slices"] == len(sets["validation"])
+
+
+def test_an_unreadable_subject_cache_is_made_again(tmp_path):
+    sets = load_slice_sets("smoke", output_dir=tmp_path, splits=("train",))
+    (cache,) = (tmp_path / "slices").glob("synthetic-*.npz")
+    cache.write_bytes(cache.read_bytes()[:100])  # truncated by hand, not by the library
+    with pytest.warns(UserWarning, match="unreadable cache"):
+        again = load_slice_sets("smoke", output_dir=tmp_path, splits=("train",))
+    assert again["train"].fingerprint() == sets["train"].fingerprint()
+    assert load_slice_sets("smoke", output_dir=tmp_path, splits=("train",))["train"].fingerprint()

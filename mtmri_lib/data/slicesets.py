@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,10 +239,9 @@ def synthetic_slice_sets(
         }
     )[:16]
     cache = None if output_dir is None else output_dir / "slices" / f"synthetic-{key}.npz"
-    if cache is not None and cache.exists():
-        stored = np.load(cache)
-        labelled = {str(k): stored[k] for k in stored.files}
-        prepared, labels, contrasts = _unpack(labelled)
+    cached = _read_cache(cache) if cache is not None and cache.exists() else None
+    if cached is not None:
+        prepared, labels, contrasts = cached
     else:
         volumes = synthetic_subjects(
             settings.subjects,
@@ -311,6 +311,21 @@ def _pack(prepared: list[PreparedVolume], labels: list[str]) -> dict[str, Any]:
         arrays[f"index_{k}"] = volume.slice_index
         arrays[f"meta_{k}"] = np.array([volume.patient_id, volume.source, label])
     return arrays
+
+
+def _read_cache(
+    path: Path,
+) -> tuple[list[PreparedVolume], list[str], dict[str, str]] | None:
+    """The cached subjects, or None (with a warning) if the file cannot be read: they are
+    then made again and the file replaced."""
+    try:
+        with np.load(path) as stored:
+            return _unpack({str(k): stored[k] for k in stored.files})
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        warnings.warn(
+            f"{path}: unreadable cache of synthetic subjects ({error}); made again", stacklevel=3
+        )
+        return None
 
 
 def _unpack(

@@ -103,28 +103,11 @@ def kspace_limits(*logs: np.ndarray) -> tuple[float, float]:
     return float(low), float(max(high, low + 1e-6))
 
 
-def kspace_panel(
-    ax,
-    kspace: np.ndarray,
-    title: str,
-    *,
-    limits: tuple[float, float] | None = None,
-    lines: np.ndarray | None = None,
-    pe_axis: int = 0,
-):
+def kspace_panel(ax, kspace: np.ndarray, title: str, *, limits: tuple[float, float] | None = None):
     """Show a k-space (complex, centred) as `kspace_log` on ``limits`` (None: its own
-    percentiles). ``lines``: a boolean array over the phase-encoding index (along
-    ``pe_axis``) whose True lines are outlined, as for a subsampling mask's acquired
-    lines or motion's corrupted lines."""
+    percentiles)."""
     log = kspace_log(kspace)
-    shown = image_panel(ax, log, title, cmap="magma", limits=limits or kspace_limits(log))
-    if lines is not None:
-        lines = np.asarray(lines, dtype=bool)
-        marks = np.flatnonzero(lines)
-        draw = ax.axhline if pe_axis == 0 else ax.axvline
-        for index in marks:
-            draw(index, color="cyan", linewidth=0.4, alpha=0.5)
-    return shown
+    return image_panel(ax, log, title, cmap="magma", limits=limits or kspace_limits(log))
 
 
 def difference_panel(ax, difference: np.ndarray, title: str, *, limit: float, colorbar=True):
