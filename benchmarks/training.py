@@ -1,4 +1,4 @@
-"""Benchmark training speed per profile and the time to correct a volume (``mtmri correct``).
+"""Benchmark training speed per profile.
 
 Training (each profile in ``--profiles``): the library's own path, `fit_network` on the MT
 model with the profile's training settings (batch size, eager / graph / XLA) and the
@@ -7,16 +7,12 @@ worker threads where the profile uses them). Reported: the first epoch's time (i
 building and compiling the step) and the training images per second of the later epochs
 (median; validation excluded).
 
-Correction (``--correct``): `mtmri_lib.correct.correct_volume` with the ``paper`` network
-(75.4 M parameters, 320 x 320, untrained weights: the time does not depend on them) on a
-synthetic 131-slice 320 x 320 volume, batch ``--correct-batch``. With ``--correct-slices N``
-(default 8) only the first N slices are corrected after a warm-up call and the time of the
-131 slices is extrapolated linearly, and the output says so; ``--correct-slices 131``
-measures the whole volume.
+The time to correct a volume (``mtmri correct``) is measured by ``benchmarks/model.py
+--correct``, beside the forward pass it should cost.
 
 Usage::
 
-    python benchmarks/training.py --profiles smoke cpu --correct --json bench.json
+    python benchmarks/training.py --profiles smoke cpu --json bench.json
 
 Timings move with the machine's load: run it alone and read ``/proc/loadavg``.
 """
@@ -29,12 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mtmri_lib.machine import describe_machine, load_average, machine_line
-
-#: The volume of the correction benchmark: slices, rows, columns.
-VOLUME_SHAPE = (131, 320, 320)
 
 
 def bench_training(profile: str, epochs: int, steps: int | None, seed: int = 0) -> dict[str, Any]:
@@ -88,44 +79,6 @@ def bench_training(profile: str, epochs: int, steps: int | None, seed: int = 0) 
     }
 
 
-def _volume(seed: int = 0) -> np.ndarray:
-    from scipy import ndimage
-
-    rng = np.random.default_rng(seed)
-    small = rng.random((VOLUME_SHAPE[0], 40, 40))
-    volume = ndimage.zoom(ndimage.gaussian_filter(small, (0, 2, 2)), (1, 8, 8), order=1)
-    return (volume * 1000).astype(np.float32)
-
-
-def bench_correct(slices: int, batch: int, seed: int = 0) -> dict[str, Any]:
-    from mtmri_lib.correct import correct_volume
-    from mtmri_lib.inference import ModelCorrector
-    from mtmri_lib.models import build_model
-
-    start = time.perf_counter()
-    corrector = ModelCorrector(build_model("paper", seed=seed), batch_size=batch)
-    build_seconds = time.perf_counter() - start
-    volume = _volume(seed)
-    assert volume.shape == VOLUME_SHAPE
-    correct_volume(volume[:batch], corrector, batch_size=batch, progress=False)  # warm-up
-    slices = min(int(slices), VOLUME_SHAPE[0])
-    start = time.perf_counter()
-    correct_volume(volume[:slices], corrector, batch_size=batch, progress=False)
-    seconds = time.perf_counter() - start
-    total = seconds * VOLUME_SHAPE[0] / slices
-    return {
-        "network": "paper (75.4 M parameters, 320 x 320, untrained weights)",
-        "volume": "x".join(map(str, VOLUME_SHAPE)),
-        "batch": batch,
-        "slices_timed": slices,
-        "seconds_timed": round(seconds, 2),
-        "seconds_per_slice": round(seconds / slices, 3),
-        "seconds_131_slices": round(total, 1),
-        "extrapolated": slices < VOLUME_SHAPE[0],
-        "build_seconds": round(build_seconds, 2),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", nargs="*", default=["smoke", "cpu"])
@@ -133,9 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps", type=int, default=None, help="batches per epoch (default: the profile's)"
     )
-    parser.add_argument("--correct", action="store_true", help="time the paper network on a volume")
-    parser.add_argument("--correct-slices", type=int, default=8)
-    parser.add_argument("--correct-batch", type=int, default=4)
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
 
@@ -151,20 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             f"training {profile:6s} {row['image_size']:3d} px, batch {row['batch_size']:2d}, "
             f"{row['mode']}: {row['images_per_s']} images/s after a first epoch of "
             f"{row['first_epoch_s']} s (each epoch: {row['images_per_s_each_epoch']})",
-            flush=True,
-        )
-    if args.correct:
-        row = bench_correct(args.correct_slices, args.correct_batch)
-        results["correct"] = row
-        how = (
-            f"extrapolated from {row['slices_timed']} slices ({row['seconds_timed']} s)"
-            if row["extrapolated"]
-            else "all slices timed"
-        )
-        print(
-            f"correct {row['volume']} with the paper network, batch {row['batch']}: "
-            f"{row['seconds_131_slices']} s for 131 slices, {how}; "
-            f"{row['seconds_per_slice']} s per slice",
             flush=True,
         )
     results["machine"]["load_average_after"] = load_average()

@@ -127,6 +127,8 @@ def _correct(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=not args.quiet,
             overwrite=args.overwrite,
+            jit_compile=args.xla,
+            fold_batch_norm=args.fold_batch_norm,
         )
     except (OSError, ValueError) as error:  # missing files, unreadable input, wrong model
         _report_error("correct", error)
@@ -245,6 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     correct.add_argument(
         "--batch-size", type=_integer(1), default=8, help="slices per forward pass (>= 1)"
+    )
+    correct.add_argument(
+        "--xla",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compile the forward pass with XLA (--xla) or as a plain graph (--no-xla); "
+        "default: Keras' choice (benchmarks/model.py --correct tells which is faster here)",
+    )
+    correct.add_argument(
+        "--fold-batch-norm",
+        action="store_true",
+        help="fold each batch normalisation into its convolution (same output within 1e-5)",
     )
     correct.add_argument(
         "--overwrite", action="store_true", help="replace an earlier output set of this input"

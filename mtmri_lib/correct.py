@@ -30,6 +30,7 @@ header; a DICOM series as (slice, row, column) with the affine the reader comput
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,7 +140,9 @@ def correct_volume(
     model : ModelCorrector, keras.Model or path
         A trained model (`mtmri_lib.inference.model_method` accepts all three).
     batch_size : int
-        Slices per forward pass.
+        Slices per forward pass (a `ModelCorrector` given with another batch size is run at
+        this one). Every pass of a volume longer than one batch has this many slices (the
+        last one padded), so the compiled forward function is built once.
     progress : bool
         Show a progress bar (tqdm).
 
@@ -156,7 +159,13 @@ def correct_volume(
     from .inference import ModelCorrector, model_method  # TensorFlow: only to correct
 
     batch_size = check_int("batch_size", batch_size, 1)
-    corrector = model if isinstance(model, ModelCorrector) else model_method(model)
+    if isinstance(model, ModelCorrector):
+        corrector = model
+        if corrector.batch_size != batch_size:
+            corrector = copy.copy(corrector)
+            corrector.batch_size = batch_size
+    else:
+        corrector = model_method(model, batch_size=batch_size)
     data = np.asarray(getattr(volume, "data", volume), dtype=np.float64)
     affine = getattr(volume, "affine", None)
     source = str(getattr(volume, "source", "") or "volume")
@@ -177,35 +186,38 @@ def correct_volume(
     side, size = max(height, width), corrector.image_size
     residuals = {task: np.zeros(data.shape, dtype=np.float32) for task in corrector.tasks}
     scale = np.zeros(n_slices)
-    skipped = []
+    skipped, kept, inputs = [], [], []
+    for i in range(n_slices):
+        if data[i].max() <= data[i].min():  # no image (padding would make one)
+            skipped.append(i)
+            continue
+        try:
+            unit, robust = prepare_slice_scaled(data[i], size)
+        except ValueError:  # nothing above 0: no image to correct
+            skipped.append(i)
+            continue
+        deviation = float(unit.std())
+        if deviation == 0.0:
+            skipped.append(i)
+            continue
+        inputs.append(unit)
+        kept.append(i)
+        scale[i] = deviation * robust
     with tqdm(total=n_slices, unit="slice", desc="correcting", disable=not progress) as bar:
-        for start in range(0, n_slices, int(batch_size)):
-            indices = range(start, min(n_slices, start + int(batch_size)))
-            inputs, kept = [], []
-            for i in indices:
-                if data[i].max() <= data[i].min():  # no image (padding would make one)
-                    skipped.append(i)
-                    continue
-                try:
-                    unit, robust = prepare_slice_scaled(data[i], size)
-                except ValueError:  # nothing above 0: no image to correct
-                    skipped.append(i)
-                    continue
-                deviation = float(unit.std())
-                if deviation == 0.0:
-                    skipped.append(i)
-                    continue
-                inputs.append(unit)
-                kept.append(i)
-                scale[i] = deviation * robust
-            if inputs:
-                # The corrector z-normalises each slice, as the training pipeline did.
-                heads = corrector.residuals(np.stack(inputs))
-                for task, values in heads.items():
-                    factors = scale[kept][:, None, None]
-                    upsampled = fourier_resize(values.astype(np.float64) * factors, side)
-                    residuals[task][kept] = _crop(upsampled, height, width)
-            bar.update(len(indices))
+        bar.update(len(skipped))
+        if inputs:
+            # One call: the corrector cuts the stack into batches of one shape, so its
+            # compiled forward pass is built once. It z-normalises each slice, as the
+            # training pipeline did.
+            heads = corrector.residuals(np.stack(inputs), on_batch=bar.update)
+            factors = scale[kept][:, None, None]
+            for task, values in heads.items():
+                for start in range(0, len(kept), batch_size):  # bounded float64 copies
+                    part = slice(start, start + batch_size)
+                    upsampled = fourier_resize(
+                        values[part].astype(np.float64) * factors[part], side
+                    )
+                    residuals[task][kept[part]] = _crop(upsampled, height, width)
     with np.errstate(over="ignore", invalid="ignore"):
         corrected = (data + sum(residuals.values())).astype(np.float32)
     if not np.all(np.isfinite(corrected)):
@@ -334,8 +346,13 @@ def correct_file(
     batch_size: int = 8,
     progress: bool = True,
     overwrite: bool = False,
+    jit_compile: bool | None = None,
+    fold_batch_norm: bool = False,
 ) -> dict[str, Path]:
     """Read a NIfTI file or DICOM folder, correct it, write NIfTI files (``mtmri correct``).
+
+    ``jit_compile`` and ``fold_batch_norm`` choose how the model runs
+    (`mtmri_lib.inference.ModelCorrector`); the outputs agree within float32 rounding.
 
     Everything that can be checked is checked before the correction starts: the options,
     the input, the model, that ``out_dir`` is a writable folder and that it holds no
@@ -366,7 +383,9 @@ def correct_file(
         raise ValueError(
             f"{input_path}: mtmri correct takes a NIfTI file or a DICOM folder; got a {kind} file"
         )
-    corrector = model_method(model_path, batch_size=batch_size)
+    corrector = model_method(
+        model_path, batch_size=batch_size, jit_compile=jit_compile, fold_batch_norm=fold_batch_norm
+    )
     stem = _stem(input_path)
     made = not Path(out_dir).exists()
     out = check_writable_folder(out_dir)
@@ -386,7 +405,8 @@ def correct_file(
                 "input": str(input_path),
                 "model": str(model_path),
                 "model_label": corrector.name,
-                "model_sha256": corrector.version,
+                "model_sha256": corrector.weights_digest,
+                "batch_norm_folded": corrector.folded,
             },
         )
     except BaseException:

@@ -198,8 +198,50 @@ def _window_1d(side: int) -> np.ndarray:
     return weights / weights.sum()
 
 
+#: Outputs per block of the banded matrix products of `_valid_filter_axis`.
+_VIF_BLOCK = 24
+
+
+def _band(outputs: int, weights: np.ndarray) -> np.ndarray:
+    """The (outputs, outputs + taps - 1) matrix whose product with a block of rows is the
+    "valid" correlation of those rows with ``weights``."""
+    taps = len(weights)
+    band = np.zeros((outputs, outputs + taps - 1))
+    for row in range(outputs):
+        band[row, row : row + taps] = weights
+    return band
+
+
+def _valid_rows(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ "Valid" correlation along axis -2 of a C-contiguous array, as matrix products.
+
+    The output rows are cut into blocks of `_VIF_BLOCK`; block j is a small banded matrix
+    times the input rows it needs (a strided view, no copy), so the work is done by the
+    BLAS rather than by a line-by-line filter. The remainder block gets its own band.
+    """
+    taps, size = len(weights), x.shape[-2]
+    outputs = size - taps + 1
+    block = min(_VIF_BLOCK, outputs)
+    blocks, left = divmod(outputs, block)
+    out = np.empty((*x.shape[:-2], outputs, x.shape[-1]))
+    strides = x.strides
+    windows = np.lib.stride_tricks.as_strided(
+        x,
+        shape=(*x.shape[:-2], blocks, block + taps - 1, x.shape[-1]),
+        strides=(*strides[:-2], block * strides[-2], strides[-2], strides[-1]),
+        writeable=False,
+    )
+    out[..., : blocks * block, :] = np.matmul(_band(block, weights), windows).reshape(
+        *x.shape[:-2], blocks * block, x.shape[-1]
+    )
+    if left:
+        out[..., blocks * block :, :] = np.matmul(_band(left, weights), x[..., blocks * block :, :])
+    return out
+
+
 def _valid_filter_axis(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
-    """1-D "valid" correlation of ``x`` with the odd-length ``weights`` along ``axis``.
+    """1-D "valid" correlation of ``x`` with the odd-length ``weights`` along ``axis``
+    (-2 or -1).
 
     Where the axis is shorter than the window, the result is the central ``n - s + 1``
     values of the full correlation: scipy's ``convolve2d`` "valid" mode with the operands
@@ -209,15 +251,15 @@ def _valid_filter_axis(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndar
 
     size, taps = x.shape[axis], len(weights)
     if size >= taps:
-        full = ndimage.correlate1d(x, weights, axis=axis, mode="constant")
-        keep = slice(taps // 2, size - taps // 2)
-    else:
-        pad = [(0, 0)] * x.ndim
-        pad[axis] = (taps - 1, taps - 1)
-        full = ndimage.correlate1d(np.pad(x, pad), weights, axis=axis, mode="constant")
-        keep = slice(taps // 2 + size - 1, taps // 2 + taps)
+        if axis in (-2, x.ndim - 2):
+            return _valid_rows(np.ascontiguousarray(x), weights)
+        swapped = np.ascontiguousarray(np.swapaxes(x, -1, -2))
+        return np.ascontiguousarray(np.swapaxes(_valid_rows(swapped, weights), -1, -2))
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (taps - 1, taps - 1)
+    full = ndimage.correlate1d(np.pad(x, pad), weights, axis=axis, mode="constant")
     index = [slice(None)] * x.ndim
-    index[axis] = keep
+    index[axis] = slice(taps // 2 + size - 1, taps // 2 + taps)
     return full[tuple(index)]
 
 
@@ -227,41 +269,58 @@ def _valid_filter(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _vif_terms(reference: np.ndarray, image: np.ndarray, sigma_nsq: float) -> np.ndarray:
-    """Numerator and denominator of VIF for a stack (n, H, W): array of shape (2, n)."""
+    """Numerator and denominator of VIF for a stack (n, H, W): array of shape (2, n).
+
+    The arithmetic is the reference implementation's, step for step; only the memory
+    traffic is reduced (products and local moments written into one preallocated array,
+    guards applied in place, the downsampling filter's second pass run on the rows kept).
+    """
     totals = np.zeros((2, reference.shape[0]), dtype=np.float64)
     for scale in range(4):
         side = 2 ** (4 - scale) + 1  # 17, 9, 5, 3
         weights = _window_1d(side)
         if scale > 0:
-            both = _valid_filter(np.stack([reference, image]), weights)[..., ::2, ::2]
+            # Filter, then keep every second row and column: the column pass runs on the
+            # rows kept only, which gives the same values as filtering everything first.
+            rows = _valid_filter_axis(np.stack([reference, image]), weights, -2)[..., ::2, :]
+            both = _valid_filter_axis(rows, weights, -1)[..., ::2]
             reference, image = both[0], both[1]
-        maps = _valid_filter(
-            np.stack([reference, image, reference * reference, image * image, reference * image]),
-            weights,
-        )
-        mu_ref, mu_img = maps[0], maps[1]
-        var_ref = maps[2] - mu_ref * mu_ref
-        var_img = maps[3] - mu_img * mu_img
-        covariance = maps[4] - mu_ref * mu_img
-        var_ref[var_ref < 0] = 0
-        var_img[var_img < 0] = 0
+        products = np.empty((5, *reference.shape), dtype=np.float64)
+        products[0], products[1] = reference, image
+        np.multiply(reference, reference, out=products[2])
+        np.multiply(image, image, out=products[3])
+        np.multiply(reference, image, out=products[4])
+        maps = _valid_filter(products, weights)
+        mu_ref, mu_img, var_ref, var_img, covariance = maps
+        scratch = np.empty_like(mu_ref)
+        var_ref -= np.multiply(mu_ref, mu_ref, out=scratch)
+        var_img -= np.multiply(mu_img, mu_img, out=scratch)
+        covariance -= np.multiply(mu_ref, mu_img, out=scratch)
+        np.maximum(var_ref, 0, out=var_ref)
+        np.maximum(var_img, 0, out=var_img)
         # The gain g and the distortion variance sv_sq of the image given the reference,
         # with the same guards, in the same order, as the reference implementation.
-        gain = covariance / (var_ref + _VIF_EPS)
-        sv_sq = var_img - gain * covariance
+        gain = np.divide(covariance, np.add(var_ref, _VIF_EPS, out=mu_ref), out=mu_ref)
+        sv_sq = np.subtract(var_img, np.multiply(gain, covariance, out=scratch), out=mu_img)
         flat_ref = var_ref < _VIF_EPS
         gain[flat_ref] = 0
-        sv_sq[flat_ref] = var_img[flat_ref]
+        np.copyto(sv_sq, var_img, where=flat_ref)
         var_ref[flat_ref] = 0
         flat_img = var_img < _VIF_EPS
         gain[flat_img] = 0
         sv_sq[flat_img] = 0
         negative = gain < 0
-        sv_sq[negative] = var_img[negative]
+        np.copyto(sv_sq, var_img, where=negative)
         gain[negative] = 0
         sv_sq[sv_sq <= _VIF_EPS] = _VIF_EPS
-        totals[0] += np.log10(1.0 + gain**2 * var_ref / (sv_sq + sigma_nsq)).sum(axis=(-2, -1))
-        totals[1] += np.log10(1.0 + var_ref / sigma_nsq).sum(axis=(-2, -1))
+        # log10(1 + g^2 var_ref / (sv_sq + sigma_nsq)), computed in the scratch arrays
+        np.multiply(gain, gain, out=gain)
+        gain *= var_ref
+        sv_sq += sigma_nsq
+        gain /= sv_sq
+        totals[0] += np.log10(np.add(gain, 1.0, out=gain), out=gain).sum(axis=(-2, -1))
+        np.divide(var_ref, sigma_nsq, out=scratch)
+        totals[1] += np.log10(np.add(scratch, 1.0, out=scratch), out=scratch).sum(axis=(-2, -1))
     return totals
 
 

@@ -301,3 +301,102 @@ def test_a_plain_sequential_model_is_not_an_mtmri_model(tmp_path, model_file):
 def test_intensities_beyond_float32_are_refused(model_file):
     with pytest.raises(ValueError, match="largest magnitude"):
         correct_volume(_phantom_volume((2, 32, 32)).astype(np.float64) * 1e300, model_file)
+
+
+def _with_batch_statistics(model, seed=1):
+    """Give every batch normalisation non-trivial moving statistics, scale and offset."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    count = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, c),
+                    rng.normal(0, 0.2, c),
+                    rng.normal(0, 0.3, c),
+                    rng.uniform(0.3, 2.0, c),
+                ]
+            )
+            count += 1
+    assert count > 0
+    return model
+
+
+def test_folding_batch_norm_keeps_the_outputs_within_1e_5():
+    import keras
+
+    from mtmri_lib.inference import fold_batch_norm
+
+    model = _with_batch_statistics(build_model("smoke", seed=3))
+    folded = fold_batch_norm(model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    assert [layer.name for layer in folded.layers] == [layer.name for layer in model.layers]
+    assert sorted(folded.output) == sorted(model.output)
+    x = np.random.default_rng(0).standard_normal((3, 32, 32, 1)).astype(np.float32)
+    expected, got = model.predict_on_batch(x), folded.predict_on_batch(x)
+    for key in expected:
+        assert np.max(np.abs(got[key] - expected[key])) < 1e-5, key
+    # The original is left as it was.
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+
+
+def test_a_folded_corrector_corrects_like_the_original_and_is_cached_apart():
+    model = _with_batch_statistics(build_model("smoke", seed=4))
+    plain = model_method(model, batch_size=2)
+    folded = model_method(model, batch_size=2, fold_batch_norm=True)
+    assert folded.version == plain.version + "+bn-folded"
+    stack = np.random.default_rng(2).random((5, 32, 32))
+    np.testing.assert_allclose(folded(stack), plain(stack), atol=1e-5)
+
+
+def test_a_stack_runs_in_batches_of_one_shape_and_the_padding_changes_nothing():
+    model = build_model("smoke", seed=5)
+    corrector = model_method(model, batch_size=4)
+    shapes = []
+    original = corrector.model.predict_on_batch
+    corrector.model.predict_on_batch = lambda x: shapes.append(x.shape) or original(x)
+    stack = np.random.default_rng(3).random((6, 32, 32))
+    done = []
+    outputs = corrector.outputs(stack, on_batch=done.append)
+    assert shapes == [(4, 32, 32, 1), (4, 32, 32, 1)]  # the last batch padded
+    assert done == [4, 2]
+    for i in range(6):  # each slice as if corrected on its own
+        alone = corrector.outputs(stack[i])
+        for key, value in alone.items():
+            np.testing.assert_allclose(outputs[key][i], value, atol=1e-5)
+    assert shapes[-1] == (1, 32, 32, 1)  # a stack of one batch or less runs as it is
+
+
+def test_corrector_options_are_checked():
+    model = build_model("smoke", seed=5)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            model_method(model, batch_size=bad)
+    with pytest.raises(ValueError, match="jit_compile"):
+        model_method(model, jit_compile="yes")
+
+
+def test_forward_flops_count_each_convolution_once_per_output_pixel():
+    import keras
+
+    from mtmri_lib.inference import forward_flops
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.Conv2D(2, 3, strides=2, padding="same")(x)
+    counts = forward_flops(keras.Model(inputs, x))
+    assert counts["conv"] == 2 * 8 * 8 * 9 * 1 * 4 + 2 * 4 * 4 * 9 * 4 * 2
+    assert counts["total"] == counts["conv"]
+    model = build_model("smoke", seed=0)
+    counts = forward_flops(model)
+    by_kernel = sum(
+        2.0 * layer.output.shape[1] * layer.output.shape[2] * np.prod(layer.kernel.shape)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    )
+    assert counts["conv"] == by_kernel
+    assert counts["fft"] > 0 and counts["elementwise"] > 0
+    assert counts["total"] == counts["conv"] + counts["fft"] + counts["elementwise"]
