@@ -148,3 +148,39 @@ def test_keras_fit_reads_the_pairs_and_advances_epochs(clean):
     assert train.epoch == 2 and validation.epoch == 0
     train.set_epoch(0)
     assert _digest(train[0]) == first
+
+
+def test_validation_batches_are_made_once_and_are_the_same_bits(clean, monkeypatch):
+    from mtmri_lib.data.pipeline import ArtefactDataset
+
+    made = []
+    fixed = ArtefactDataset(clean, batch_size=4, seed=3, shuffle=False, vary_with_epoch=False)
+    fresh = ArtefactDataset(
+        clean, batch_size=4, seed=3, shuffle=False, vary_with_epoch=False, cache_bytes=0
+    )
+    original = fixed.generator.batch
+    monkeypatch.setattr(fixed.generator, "batch", lambda *a: made.append(a) or original(*a))
+    for _ in range(3):  # three epochs
+        fixed.on_epoch_begin()
+        for index in range(len(fixed)):
+            batch, expected = fixed[index], fresh[index]
+            assert np.array_equal(batch[0], expected[0])
+            for key in expected[1]:
+                assert np.array_equal(batch[1][key], expected[1][key])
+        fixed.on_epoch_end()
+    assert len(made) == len(fixed)  # each batch simulated once
+
+
+def test_training_batches_are_not_cached_and_the_cache_is_bounded(clean):
+    from mtmri_lib.data.pipeline import ArtefactDataset
+
+    training = ArtefactDataset(clean, batch_size=4, seed=3)
+    training[0]
+    assert training._cache == {}
+    small = ArtefactDataset(
+        clean, batch_size=4, seed=3, shuffle=False, vary_with_epoch=False, cache_bytes=1
+    )
+    small[0]
+    assert small._cache == {}
+    with pytest.raises(ValueError, match="cache_bytes"):
+        ArtefactDataset(clean, cache_bytes=-1)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from ..artefacts import KINDS
 from .samples import SampleGenerator
@@ -46,6 +47,11 @@ class ArtefactDataset(keras.utils.PyDataset):
         As `SampleGenerator`.
     workers, use_multiprocessing, max_queue_size
         As ``keras.utils.PyDataset``.
+    cache_bytes : int
+        Where the batches are the same every epoch (``vary_with_epoch=False``: validation),
+        keep them after the first epoch, up to this many bytes (default 512 MiB; 0: never):
+        the same arrays, bit for bit, without simulating the artefacts again. Batches past
+        the limit are made again each time.
     """
 
     def __init__(
@@ -64,6 +70,7 @@ class ArtefactDataset(keras.utils.PyDataset):
         workers: int = 1,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
+        cache_bytes: int = 512 * 2**20,
     ):
         super().__init__(
             workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
@@ -81,6 +88,13 @@ class ArtefactDataset(keras.utils.PyDataset):
         self.epoch = int(epoch)
         self.vary_with_epoch = bool(vary_with_epoch)
         self._in_epoch = False
+        if isinstance(cache_bytes, bool) or not isinstance(cache_bytes, (int, np.integer)):
+            raise ValueError(f"cache_bytes must be an integer >= 0; got {cache_bytes!r}")
+        if cache_bytes < 0:
+            raise ValueError(f"cache_bytes must be an integer >= 0; got {cache_bytes}")
+        self.cache_bytes = int(cache_bytes)
+        self._cache: dict[tuple[int, int], Any] = {}
+        self._cached_bytes = 0
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -91,7 +105,17 @@ class ArtefactDataset(keras.utils.PyDataset):
         return self.generator.n_batches
 
     def __getitem__(self, index: int):
-        return self.generator.batch(self.epoch, int(index))
+        key = (self.epoch, int(index))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        batch = self.generator.batch(*key)
+        if not self.vary_with_epoch and self.cache_bytes:
+            size = batch[0].nbytes + sum(value.nbytes for value in batch[1].values())
+            if self._cached_bytes + size <= self.cache_bytes:
+                self._cache[key] = batch
+                self._cached_bytes += size
+        return batch
 
     def set_epoch(self, epoch: int) -> None:
         """Produce the batches of ``epoch`` next (e.g. when training resumes)."""
