@@ -4,11 +4,13 @@ Every k-space in mtmri is *centred* (the zero frequency sits at index ``N // 2``
 axis) and *orthonormal* (Parseval holds: the energy of an image equals the energy of its
 k-space). ``fft2c``/``ifft2c`` act over the last two axes and accept any leading axes.
 
-Nothing else in the package calls an FFT library directly; the Keras-graph versions of the
+Nothing else in the package calls an FFT library directly; the TensorFlow versions of the
 same pair, `fft2c_tf`/`ifft2c_tf` (TensorFlow imported only when they are called), live
-beside these and are tested equal to them. `nufft2c` evaluates the same transform at
-arbitrary (off-grid) frequencies with a non-uniform FFT (finufft); the motion simulator
-uses it to rotate k-space directly.
+beside these and are tested equal to them. The network's Fourier layers use the same
+convention on any Keras backend through `mtmri_lib.layers.fft2c_ops` (``keras.ops``; kept
+there because this module imports no Keras), also tested equal to these. `nufft2c`
+evaluates the same transform at arbitrary (off-grid) frequencies with a non-uniform FFT
+(finufft); the motion simulator uses it to rotate k-space directly.
 
 Fourier resizing (``fourier_resize``) is how the article brings 512x512 pelvic slices to
 320x320: a non-square slice is first zero-padded to a square in image space, then the centre

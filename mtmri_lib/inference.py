@@ -55,9 +55,11 @@ __all__ = [
 
 
 def to_numpy(value: Any) -> np.ndarray:
-    """A variable or tensor as a numpy array (TensorFlow's own conversion, without the
-    deprecated ``__array__`` path)."""
-    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    """A variable or tensor as a numpy array: TensorFlow's own conversion there (without the
+    deprecated ``__array__`` path), Keras' on the other backends (GPU tensors included)."""
+    if keras.backend.backend() == "tensorflow" and hasattr(value, "numpy"):
+        return np.asarray(value.numpy())
+    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 @dataclass
@@ -542,16 +544,19 @@ def model_method(
     gives each head's residual (Table 7's mean absolute residuals). ``jit_compile`` and
     ``fold_batch_norm``: see `ModelCorrector`.
     """
-    options = {
-        "batch_size": batch_size,
-        "jit_compile": jit_compile,
-        "fold_batch_norm": fold_batch_norm,
-    }
     if isinstance(path_or_model, keras.Model):
-        return ModelCorrector(path_or_model, **options)
-    path = Path(path_or_model)
-    model = load_trained_model(path)
-    return ModelCorrector(model, version=file_digest(path), record=read_sidecar(path), **options)
+        model, version, record = path_or_model, None, None
+    else:
+        path = Path(path_or_model)
+        model, version, record = load_trained_model(path), file_digest(path), read_sidecar(path)
+    return ModelCorrector(
+        model,
+        version=version,
+        record=record,
+        batch_size=batch_size,
+        jit_compile=jit_compile,
+        fold_batch_norm=fold_batch_norm,
+    )
 
 
 class SequentialCorrector:

@@ -5,8 +5,10 @@ its settings in ``get_config``, so a saved ``.keras`` model loads back with
 ``safe_mode=True``: the model uses no ``Lambda`` layer and no pickled code.
 
 Complex images inside the network are carried as two channels, (real, imaginary), of a
-(B, H, W, 2) tensor; the Fourier layers use `mtmri_lib.fourier.fft2c_tf` and
-`~mtmri_lib.fourier.ifft2c_tf`, the project's one centred, orthonormal convention.
+(B, H, W, 2) tensor; the Fourier layers use `fft2c_ops` and `ifft2c_ops`, the project's
+one centred, orthonormal convention (`mtmri_lib.fourier`) written with ``keras.ops``. Every
+layer is written with ``keras.ops`` only, so the network runs on any Keras 3 backend
+(TensorFlow, JAX, PyTorch).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from . import _tf_env  # noqa: F401  (first: quiets TensorFlow's start-up log)
 import keras
 from keras import ops
 
-from .fourier import fft2c_tf, ifft2c_tf
-
 __all__ = [
     "ZNORM_EPSILON",
     "znorm",
+    "fft2c_ops",
+    "ifft2c_ops",
     "CentredFFT2D",
     "RealToComplexChannels",
     "ChannelSlice",
@@ -47,6 +49,69 @@ def znorm(x, epsilon: float = ZNORM_EPSILON):
     return centred / ops.sqrt(variance + epsilon)
 
 
+def _centred_fft_ops(real, imag, inverse: bool):
+    real = ops.convert_to_tensor(real)
+    imag = ops.convert_to_tensor(imag)
+    if len(real.shape) < 2 or tuple(real.shape) != tuple(imag.shape):
+        raise ValueError(
+            "real and imag must have the same shape, with at least 2 dimensions (..., H, W); "
+            f"got {tuple(real.shape)} and {tuple(imag.shape)}"
+        )
+    if inverse:
+        # The orthonormal inverse is the conjugate of the forward transform of the
+        # conjugate: one FFT routine, one scaling, on every backend.
+        imag = -imag
+    shape = ops.shape(real)
+    rows, cols = shape[-2], shape[-1]
+    # ifftshift before the transform, fftshift after it (rolls are exact permutations).
+    real = ops.roll(ops.roll(real, -(rows // 2), axis=-2), -(cols // 2), axis=-1)
+    imag = ops.roll(ops.roll(imag, -(rows // 2), axis=-2), -(cols // 2), axis=-1)
+    real, imag = ops.fft2((real, imag))
+    scale = ops.rsqrt(ops.cast(rows * cols, real.dtype))
+    real, imag = real * scale, imag * scale
+    if inverse:
+        imag = -imag
+    real = ops.roll(ops.roll(real, rows // 2, axis=-2), cols // 2, axis=-1)
+    imag = ops.roll(ops.roll(imag, rows // 2, axis=-2), cols // 2, axis=-1)
+    return real, imag
+
+
+def fft2c_ops(real, imag):
+    """`mtmri_lib.fourier.fft2c` on a complex image carried as a (real, imaginary) pair of
+    Keras tensors.
+
+    Backend-agnostic (``keras.ops``: ``roll`` for the centring shifts, ``fft2``), so it runs
+    inside a Keras graph on TensorFlow (also under XLA), JAX and PyTorch alike; the
+    convention of `mtmri_lib.fourier.fft2c`: ifftshift, FFT, fftshift, orthonormal, over
+    the last two axes with any leading axes.
+
+    Parameters
+    ----------
+    real, imag : float tensors of shape (..., H, W)
+        Real and imaginary parts (float32 or float64; the result has their dtype).
+
+    Returns
+    -------
+    (real, imag) : the two parts of the centred k-space, each (..., H, W)
+    """
+    return _centred_fft_ops(real, imag, inverse=False)
+
+
+def ifft2c_ops(real, imag):
+    """`mtmri_lib.fourier.ifft2c` on a (real, imaginary) pair of Keras tensors: the inverse
+    of `fft2c_ops`.
+
+    Parameters
+    ----------
+    real, imag : float tensors of shape (..., H, W)
+
+    Returns
+    -------
+    (real, imag) : the two parts of the image, each (..., H, W)
+    """
+    return _centred_fft_ops(real, imag, inverse=True)
+
+
 @keras.saving.register_keras_serializable(package="mtmri")
 class CentredFFT2D(keras.layers.Layer):
     """Centred orthonormal 2-D FFT (or its inverse) of an image carried as channels.
@@ -54,27 +119,25 @@ class CentredFFT2D(keras.layers.Layer):
     Input (B, H, W, 1) (a real image) or (B, H, W, 2) (real, imaginary); output
     (B, H, W, 2): the real and imaginary parts of ``fft2c`` (``inverse=False``) or
     ``ifft2c`` (``inverse=True``) of each image. No weights. The transform runs in float32
-    (complex64) whatever the layer's compute dtype.
+    (complex64) whatever the layer's compute dtype: the input is not cast to a
+    mixed-precision compute dtype first (``autocast=False``), only the output is.
     """
 
     def __init__(self, inverse: bool = False, **kwargs):
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.inverse = bool(inverse)
 
     def call(self, inputs):
-        import tensorflow as tf
-
-        x = tf.cast(inputs, tf.float32)
+        x = ops.cast(inputs, "float32")
         channels = x.shape[-1]
-        if channels == 1:
-            z = tf.complex(x[..., 0], tf.zeros_like(x[..., 0]))
-        elif channels == 2:
-            z = tf.complex(x[..., 0], x[..., 1])
-        else:
+        if channels not in (1, 2):
             raise ValueError(f"CentredFFT2D needs 1 or 2 channels; got {channels}")
-        k = ifft2c_tf(z) if self.inverse else fft2c_tf(z)
-        out = tf.stack([tf.math.real(k), tf.math.imag(k)], axis=-1)
-        return tf.cast(out, self.compute_dtype)
+        real = x[..., 0]
+        imag = x[..., 1] if channels == 2 else ops.zeros_like(real)
+        transform = ifft2c_ops if self.inverse else fft2c_ops
+        real, imag = transform(real, imag)
+        return ops.cast(ops.stack([real, imag], axis=-1), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (2,)

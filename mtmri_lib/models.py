@@ -42,6 +42,7 @@ from .layers import ZNORM_EPSILON, CentredFFT2D, ChannelSlice, RealToComplexChan
 __all__ = [
     "TASKS",
     "BRANCHES",
+    "PRECISIONS",
     "ModelConfig",
     "MODEL_CONFIGS",
     "ParameterCount",
@@ -66,6 +67,10 @@ TASKS: tuple[str, ...] = KINDS
 BRANCHES: tuple[str, ...] = ("image", "kspace")
 
 _INTERPOLATIONS = ("nearest", "bilinear")
+
+#: The dtype policies a config may ask for (Keras' names): plain float32, or mixed precision
+#: with float16 or bfloat16 computation and float32 weights.
+PRECISIONS: tuple[str, ...] = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,14 @@ class ModelConfig:
         Interpolation of the decoder's 2x upsampling (the recipe does not say; nearest).
     branches : tuple of str
         Which of ``"image"`` and ``"kspace"`` to build (both: the article's network).
+    precision : {"float32", "mixed_float16", "mixed_bfloat16"} or None
+        Keras dtype policy of the branches' layers. Mixed precision computes the
+        convolutions in float16 / bfloat16 (weights stay float32); the Fourier transforms,
+        the sums of the residuals, the final z-normalisation and so the training loss stay
+        float32 (those layers are built with ``dtype="float32"``). With ``mixed_float16``
+        `mtmri_lib.training.fit_network` scales the loss (``LossScaleOptimizer``) against
+        gradient underflow. None: Keras' global policy (float32 unless changed with
+        ``keras.config.set_dtype_policy``).
     """
 
     name: str
@@ -118,6 +131,7 @@ class ModelConfig:
     leaky_slope: float = 0.2
     upsampling: str = "nearest"
     branches: tuple[str, ...] = field(default=BRANCHES)
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         def positive(name: str, value: Any) -> None:
@@ -160,6 +174,10 @@ class ModelConfig:
         for branch in self.branches:
             if branch not in BRANCHES:
                 raise ValueError(f"branches must be among {BRANCHES}; got {branch!r}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be None or one of {', '.join(PRECISIONS)}; got {self.precision!r}"
+            )
 
     @property
     def depth(self) -> int:
@@ -387,6 +405,7 @@ def _branch(
 ) -> dict[str, Any]:
     """One U-Net branch; returns {task: real residual (B, H, W, 1)} in image space."""
     layers = keras.layers
+    policy = cfg.precision  # None: Keras' global policy
 
     def conv(x, width: int, name: str, strides: int = 1):
         return layers.Conv2D(
@@ -396,21 +415,26 @@ def _branch(
             padding="same",
             kernel_initializer=init(),
             name=f"{domain}_{name}",
+            dtype=policy,
         )(x)
 
     def act(x, name: str):
-        return layers.LeakyReLU(negative_slope=cfg.leaky_slope, name=f"{domain}_{name}")(x)
+        return layers.LeakyReLU(
+            negative_slope=cfg.leaky_slope, name=f"{domain}_{name}", dtype=policy
+        )(x)
 
     def norm(x, name: str):
-        return layers.BatchNormalization(name=f"{domain}_{name}")(x)
+        return layers.BatchNormalization(name=f"{domain}_{name}", dtype=policy)(x)
 
     if domain == "kspace":
-        z = CentredFFT2D(name="kspace_fft")(u)
+        z = CentredFFT2D(name="kspace_fft", dtype=policy)(u)
     else:
-        z = RealToComplexChannels(name="image_complex")(u)
-    real = conv(ChannelSlice(0, 1, name=f"{domain}_real")(z), cfg.input_channels, "in_real")
-    imag = conv(ChannelSlice(1, 2, name=f"{domain}_imag")(z), cfg.input_channels, "in_imag")
-    x = layers.Concatenate(name=f"{domain}_in")([real, imag])
+        z = RealToComplexChannels(name="image_complex", dtype=policy)(u)
+    real = ChannelSlice(0, 1, name=f"{domain}_real", dtype=policy)(z)
+    imag = ChannelSlice(1, 2, name=f"{domain}_imag", dtype=policy)(z)
+    real = conv(real, cfg.input_channels, "in_real")
+    imag = conv(imag, cfg.input_channels, "in_imag")
+    x = layers.Concatenate(name=f"{domain}_in", dtype=policy)([real, imag])
     x = act(norm(conv(x, cfg.stem_channels, "stem_conv"), "stem_bn"), "stem_act")
 
     skips = [x]
@@ -426,13 +450,17 @@ def _branch(
 
     for j in range(1, cfg.bottleneck_convs + 1):
         x = act(conv(x, cfg.channels[-1], f"bottleneck_conv{j}"), f"bottleneck_act{j}")
-    x = layers.Concatenate(name=f"{domain}_bottleneck_skip")([x, skips[-1]])
+    x = layers.Concatenate(name=f"{domain}_bottleneck_skip", dtype=policy)([x, skips[-1]])
 
     for i, width in enumerate(cfg.decoder_channels):
         d = i + 1
         last = i == cfg.depth - 1
-        x = layers.UpSampling2D(2, interpolation=cfg.upsampling, name=f"{domain}_dec{d}_up")(x)
-        x = layers.Concatenate(name=f"{domain}_dec{d}_skip")([x, skips[cfg.depth - 1 - i]])
+        x = layers.UpSampling2D(
+            2, interpolation=cfg.upsampling, name=f"{domain}_dec{d}_up", dtype=policy
+        )(x)
+        x = layers.Concatenate(name=f"{domain}_dec{d}_skip", dtype=policy)(
+            [x, skips[cfg.depth - 1 - i]]
+        )
         for j in range(1, cfg.decoder_convs + 1):
             x = conv(x, width, f"dec{d}_conv{j}")
             if last or j < cfg.decoder_convs:
@@ -444,9 +472,9 @@ def _branch(
     for task in tasks:
         head = conv(x, cfg.head_channels, f"head_{task}")
         if domain == "kspace":
-            head = CentredFFT2D(inverse=True, name=f"kspace_head_{task}_ifft")(head)
+            head = CentredFFT2D(inverse=True, name=f"kspace_head_{task}_ifft", dtype=policy)(head)
             head = conv(head, cfg.head_channels, f"head_{task}_image")
-        residuals[task] = ChannelSlice(0, 1, name=f"{domain}_head_{task}_real")(head)
+        residuals[task] = ChannelSlice(0, 1, name=f"{domain}_head_{task}_real", dtype=policy)(head)
     return residuals
 
 
@@ -462,7 +490,9 @@ def build_model(
     ----------
     config : str or ModelConfig
         A profile name (``"smoke"``, ``"cpu"``, ``"paper"``; see `MODEL_CONFIGS`) or a
-        config. ``"paper"`` is the article's 75.4 M-parameter, 320 x 320 network.
+        config. ``"paper"`` is the article's 75.4 M-parameter, 320 x 320 network. Its
+        ``precision`` picks the dtype policy (``config.with_(precision="mixed_bfloat16")``
+        for mixed precision; the outputs stay float32).
     tasks : sequence of str
         The artefacts the model has heads for, in head order (the article's four by
         default; one name gives the single-task models Bias, Subsampling, Motion, Noise).
@@ -485,8 +515,9 @@ def build_model(
     init = _initialiser_factory(seed)
     u = keras.Input(shape=(cfg.image_size, cfg.image_size, 1), name="u")
     per_branch = [_branch(u, cfg, tasks, domain, init) for domain in cfg.branches]
-    # The output layers compute in float32 whatever the global dtype policy, so a
-    # mixed-precision (bfloat16) network still returns float32 residuals and image.
+    # The output layers compute in float32 whatever the dtype policy (the config's or the
+    # global one), so a mixed-precision network still returns float32 residuals and image,
+    # z-normalises in float32, and its training loss is computed in float32.
     outputs = {}
     for task in tasks:
         parts = [residuals[task] for residuals in per_branch]

@@ -82,3 +82,16 @@ def test_inside_xla_with_unknown_shape():
 def test_rejects_one_dimensional_input():
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         fft2c_tf(np.ones(4, dtype=np.complex64))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_networks_keras_ops_pair_is_the_same_transform(shape):
+    # mtmri_lib.layers' backend-agnostic pair (what the Fourier layers use) on TensorFlow.
+    from mtmri_lib.layers import fft2c_ops, ifft2c_ops
+
+    x = _complex(shape, seed=6)
+    for ops_fn, tf_fn in ((fft2c_ops, fft2c_tf), (ifft2c_ops, ifft2c_tf)):
+        real, imag = ops_fn(x.real, x.imag)
+        assert real.dtype == tf.float64 and imag.dtype == tf.float64
+        expected = tf_fn(tf.constant(x)).numpy()
+        np.testing.assert_allclose(real.numpy() + 1j * imag.numpy(), expected, rtol=0, atol=1e-12)

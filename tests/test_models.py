@@ -116,6 +116,7 @@ def test_one_branch_config_counts():
         ({"upsampling": "cubic"}, "upsampling"),
         ({"head_channels": 3}, "head_channels"),
         ({"leaky_slope": 1.5}, "leaky_slope"),
+        ({"precision": "float64"}, "precision must be None or one of"),
     ],
 )
 def test_invalid_configs_raise(changes, message):
@@ -314,3 +315,47 @@ def test_mixed_precision_model_returns_float32(batch):
     assert all(value.dtype == "float32" for value in out.values())
     error = _np(out["image"]) - _np(reference["image"])
     assert np.sqrt(np.mean(error**2)) < 0.05  # bfloat16 keeps about 3 significant digits
+
+
+@pytest.mark.parametrize(
+    "precision, rms_bound", [("mixed_bfloat16", 0.05), ("mixed_float16", 0.01)]
+)
+def test_mixed_precision_config_keeps_znorm_and_loss_in_float32(precision, rms_bound, batch):
+    from mtmri_lib.losses import training_objective
+
+    half = build_model(MODEL_CONFIGS["smoke"].with_(precision=precision), seed=0)
+    full = build_model("smoke", seed=0)
+    half.set_weights(full.get_weights())
+    compute = {layer.name: layer.compute_dtype for layer in half.layers}
+    low = precision.removeprefix("mixed_")
+    # The branches compute in the low precision, from float32 weights ...
+    assert compute["image_stem_conv"] == compute["kspace_enc1_conv1"] == low
+    assert compute["kspace_head_bias_ifft"] == low
+    assert all(weight.dtype == "float32" for weight in half.weights)
+    # ... the sums of the residuals and the z-normalisation in float32.
+    for name in (*TASKS, "u_plus_residuals", "image"):
+        assert compute[name] == "float32", name
+    assert isinstance(half.get_layer("image"), mtmri_layers.ZNormalize)
+    out = half(batch, training=False)
+    assert all(value.dtype == "float32" for value in out.values())
+    one_hot = np.eye(4, dtype=np.float32)[[0, 1, 3]]
+    terms = training_objective(out, batch, batch[::-1], one_hot, deltas={"laplace5": 1}, alpha=0.5)
+    assert all(keras.backend.standardize_dtype(t.dtype) == "float32" for t in terms.values())
+    error = _np(out["image"]) - _np(full(batch, training=False)["image"])
+    assert 0 < np.sqrt(np.mean(error**2)) < rms_bound
+
+
+def test_fft_layer_transforms_its_float32_input_in_float32_under_mixed_precision(batch):
+    # The k-space branch's FFT sees the float32 input image, not a float16 copy of it: only
+    # its output is rounded to float16 (relative error 2^-11 per value at most).
+    layer = mtmri_layers.CentredFFT2D(dtype="mixed_float16")
+    raw = layer(batch)
+    assert keras.backend.standardize_dtype(raw.dtype) == "float16"
+    out = _np(raw).astype(np.float64)
+    exact = fft2c(batch[..., 0].astype(np.float64))
+    exact = np.stack([exact.real, exact.imag], axis=-1)
+    assert np.all(np.abs(out - exact) <= 2.0**-11 * np.abs(exact) + 1e-6)
+    # Rounding the input to float16 first (what autocasting would do) breaks that bound.
+    rounded = fft2c(batch[..., 0].astype(np.float16).astype(np.float64))
+    rounded = np.stack([rounded.real, rounded.imag], axis=-1).astype(np.float16)
+    assert not np.all(np.abs(rounded - exact) <= 2.0**-11 * np.abs(exact) + 1e-6)

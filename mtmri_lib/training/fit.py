@@ -5,14 +5,19 @@
   residual enters the reconstruction term; the regulariser covers every head) and reports
   ``loss``, ``reconstruction``, ``regulariser`` and ``mse``: the MSE between the clean
   image and the model's inference output ``"image"`` (all residuals summed), the quantity
-  early stopping watches on the validation set (``val_mse``).
+  early stopping watches on the validation set (``val_mse``). One step on every Keras
+  backend: the objective and the metrics are shared, only the gradient is taken the
+  backend's way (TensorFlow: ``GradientTape`` inside Keras' ``tf.function``; JAX:
+  ``stateless_call`` under ``jax.value_and_grad`` and the optimizer's ``stateless_apply``,
+  jit-compiled by Keras; PyTorch: autograd).
 - `fit_network`: RMSprop or Adam, early stopping on ``val_mse`` with the best epoch's weights
   restored, a checkpoint after every epoch (network weights, optimizer state, the data
   pipeline's epoch, the early-stopping state and the history, in one file replaced
   atomically) and a CSV history. A run killed at any moment and started again with the
   same checkpoint folder continues after its last completed epoch.
 - `distribution_strategy`: ``tf.distribute.MirroredStrategy`` when more than one GPU (or,
-  without GPUs, more than one logical CPU) is visible.
+  without GPUs, more than one logical CPU) is visible (TensorFlow backend; on JAX and
+  PyTorch one device, and TensorFlow is not imported).
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..inference import to_numpy
 from ..losses import check_deltas, training_objective
 from ..models import TASKS, ModelConfig, build_model, set_global_seed
 from ..store import StoreError, atomic_write, atomic_write_text
@@ -44,6 +48,7 @@ from .specs import HyperParameters, TrainingSettings, make_optimizer
 
 __all__ = [
     "MultiTaskTrainer",
+    "compile_trainer",
     "configure_logical_cpus",
     "distribution_strategy",
     "read_checkpoint_state",
@@ -101,6 +106,10 @@ class MultiTaskTrainer(keras.Model):
         self.deltas = None if deltas is None else check_deltas(deltas)
         self.fidelity = fidelity
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.METRIC_NAMES}
+        # The network is built and the wrapper has no weights of its own. Built, it also
+        # keeps Keras' fit from drawing a batch to build it symbolically, which on JAX
+        # would start and end an epoch of the dataset before training (new corruptions).
+        self.built = True
 
     @property
     def metrics(self) -> list:
@@ -109,9 +118,7 @@ class MultiTaskTrainer(keras.Model):
     def call(self, inputs, training: bool = False):
         return self.network(inputs, training=training)
 
-    def _terms(self, data, training: bool) -> dict[str, Any]:
-        u, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
-        outputs = self.network(u, training=training)
+    def _objective(self, outputs: Mapping[str, Any], u, targets: Mapping[str, Any]):
         terms = training_objective(
             outputs,
             u,
@@ -125,27 +132,106 @@ class MultiTaskTrainer(keras.Model):
         terms["mse"] = ops.mean(ops.square(targets["clean"] - outputs["image"]))
         return terms
 
+    def _terms(self, data, training: bool) -> dict[str, Any]:
+        u, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._objective(self.network(u, training=training), u, targets)
+
     def _update(self, terms: Mapping[str, Any], batch) -> dict[str, Any]:
         weight = ops.cast(ops.shape(batch)[0], "float32")
         for name, tracker in self.trackers.items():
             tracker.update_state(terms[name], sample_weight=weight)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def train_step(self, data):
+    def _stateless_update(self, metric_values: Sequence[Any], terms, batch):
+        """`_update` on explicit metric values (JAX): the logs and the new values."""
+        mapping = list(zip(self.metrics_variables, metric_values, strict=True))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._update(terms, batch)
+        new_values = []
+        for variable, old in mapping:
+            value = scope.get_current_value(variable)
+            new_values.append(old if value is None else value)
+        return logs, new_values
+
+    def train_step(self, *args):
+        """One optimisation step; the gradient is taken as the Keras backend does it.
+
+        TensorFlow and PyTorch call it with ``(data)``, JAX with ``(state, data)`` (Keras'
+        stateless protocol: it returns ``(logs, state)``).
+        """
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            return self._tensorflow_train_step(*args)
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        if backend == "torch":
+            return self._torch_train_step(*args)
+        raise NotImplementedError(
+            f"MultiTaskTrainer has no training step for the Keras backend {backend!r}; "
+            "use tensorflow, jax or torch (KERAS_BACKEND)"
+        )
+
+    def _tensorflow_train_step(self, data):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             terms = self._terms(data, training=True)
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = terms["loss"] / replicas
+            # scale_loss: the identity, but for a LossScaleOptimizer (mixed_float16).
+            scaled = self.optimizer.scale_loss(terms["loss"] / replicas)
         variables = self.network.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
         return self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
 
-    def test_step(self, data):
-        terms = self._terms(data, training=False)
+    def _jax_train_step(self, state, data):
+        import jax
+
+        trainable, non_trainable, optimizer_values, metric_values = state
+        u, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
+        optimizer_mapping = list(zip(self.optimizer.variables, optimizer_values, strict=True))
+
+        def scaled_loss(trainable, non_trainable):
+            outputs, non_trainable = self.stateless_call(trainable, non_trainable, u, training=True)
+            terms = self._objective(outputs, u, targets)
+            with keras.StatelessScope(state_mapping=optimizer_mapping):
+                scaled = self.optimizer.scale_loss(terms["loss"])
+            return scaled, (terms, non_trainable)
+
+        gradient_of = jax.value_and_grad(scaled_loss, has_aux=True)
+        (_, (terms, non_trainable)), gradients = gradient_of(trainable, non_trainable)
+        trainable, optimizer_values = self.optimizer.stateless_apply(
+            optimizer_values, gradients, trainable
+        )
+        logs, metric_values = self._stateless_update(metric_values, terms, u)
+        return logs, (trainable, non_trainable, optimizer_values, metric_values)
+
+    def _torch_train_step(self, data):
+        import torch
+
+        self.zero_grad()
+        terms = self._terms(data, training=True)
+        self.optimizer.scale_loss(terms["loss"]).backward()
+        variables = self.network.trainable_variables
+        gradients = [variable.value.grad for variable in variables]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, variables)
         return self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+
+    def test_step(self, *args):
+        """Objective and metrics of a validation batch (JAX: ``(state, data)``, see
+        `train_step`)."""
+        if keras.backend.backend() != "jax":
+            (data,) = args
+            terms = self._terms(data, training=False)
+            return self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+        (trainable, non_trainable, metric_values), data = args
+        u, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
+        outputs, non_trainable = self.stateless_call(trainable, non_trainable, u, training=False)
+        logs, metric_values = self._stateless_update(
+            metric_values, self._objective(outputs, u, targets), u
+        )
+        return logs, (trainable, non_trainable, metric_values)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -185,7 +271,18 @@ def distribution_strategy(devices: Sequence[str] | None = None):
     devices : sequence of str, optional
         Device names; None: every visible GPU when there are two or more, else every logical
         CPU when there is no GPU and two or more logical CPUs (see `configure_logical_cpus`).
+
+    On the JAX and PyTorch backends: one device (a stand-in with ``scope()`` and
+    ``num_replicas_in_sync = 1``), without importing TensorFlow; naming several devices
+    there raises.
     """
+    if keras.backend.backend() != "tensorflow":
+        if devices is not None and len(devices) > 1:
+            raise ValueError(
+                f"training over several devices ({list(devices)}) needs the TensorFlow "
+                f"backend; Keras runs on {keras.backend.backend()!r}"
+            )
+        return _OneDevice()
     import tensorflow as tf
 
     if devices is None:
@@ -201,6 +298,25 @@ def distribution_strategy(devices: Sequence[str] | None = None):
     return tf.distribute.get_strategy()
 
 
+class _OneDevice:
+    """What `fit_network` needs of a strategy, for backends without tf.distribute."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    """A variable or tensor of any Keras backend as a numpy array."""
+    if isinstance(value, keras.Variable):
+        value = value.value
+    if keras.backend.backend() == "tensorflow":
+        # TensorFlow's own conversion, without numpy 2's deprecated __array__ path.
+        return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
 _CHECKPOINT = "checkpoint.npz"
 
 
@@ -214,7 +330,7 @@ def _save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def _variable_arrays(prefix: str, variables: Sequence[Any]) -> dict[str, np.ndarray]:
-    return {f"{prefix}{i:05d}": to_numpy(v) for i, v in enumerate(variables)}
+    return {f"{prefix}{i:05d}": _to_numpy(v) for i, v in enumerate(variables)}
 
 
 def _assign(prefix: str, variables: Sequence[Any], stored: Any, what: str) -> None:
@@ -358,7 +474,7 @@ class _Checkpointing(keras.callbacks.Callback):
                 state["stopped_early"] = True
                 self.model.stop_training = True
         state["epoch"] = epoch + 1
-        state["optimizer_iterations"] = int(to_numpy(self.trainer.optimizer.iterations))
+        state["optimizer_iterations"] = int(_to_numpy(self.trainer.optimizer.iterations))
         state["seconds"] += seconds
         state["history"].append(row)
         if improved:
@@ -451,6 +567,48 @@ class FitResult:
         return float(values.median()) if len(values) else None
 
 
+def compile_trainer(
+    network: keras.Model,
+    hyper: HyperParameters,
+    *,
+    run_eagerly: bool = False,
+    jit_compile: bool | str = "auto",
+    replicas: int = 1,
+) -> MultiTaskTrainer:
+    """A compiled `MultiTaskTrainer` around ``network``, its optimizer built: what
+    `fit_network` trains (and `benchmarks/gpu.py` times).
+
+    The optimizer is ``hyper``'s (`make_optimizer`), wrapped in
+    ``keras.optimizers.LossScaleOptimizer`` when the network has ``mixed_float16`` layers
+    (``ModelConfig.precision``). ``jit_compile`` as in `fit_network`; with ``replicas`` > 1
+    (a tf.distribute strategy) or on PyTorch it is Keras' "auto". Call it inside the
+    strategy's scope.
+    """
+    trainer = MultiTaskTrainer(
+        network, alpha=hyper.alpha, deltas=hyper.deltas, fidelity=hyper.fidelity
+    )
+    optimizer = make_optimizer(hyper.optimizer, hyper.learning_rate)
+    if any(layer.dtype_policy.name == "mixed_float16" for layer in network.layers):
+        # float16's range is narrow: scale the loss against gradient underflow.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    if run_eagerly:
+        compiled: bool | str = False
+    elif int(replicas) > 1 or keras.backend.backend() == "torch":
+        # Keras leaves XLA off under tf.distribute, and torch.compile off on PyTorch
+        # ("auto"); so do we.
+        compiled = "auto"
+    else:
+        compiled = jit_compile
+    trainer.compile(
+        optimizer=optimizer,
+        run_eagerly=bool(run_eagerly),
+        jit_compile=compiled,
+        auto_scale_loss=False,  # decided above, from the network's layers
+    )
+    trainer.optimizer.build(network.trainable_variables)
+    return trainer
+
+
 def fit_network(
     build: Callable[[], keras.Model],
     train: Any,
@@ -488,7 +646,7 @@ def fit_network(
         Where the checkpoint and ``history.csv`` are written after every epoch; None: no
         checkpoints.
     strategy : tf.distribute.Strategy or None
-        None: `distribution_strategy`.
+        None: `distribution_strategy` (one device on the JAX and PyTorch backends).
     monitor : str
         The logged value early stopping minimises (``val_mse``; ``mse`` without validation).
     verbose : "auto", 0, 1 or 2
@@ -498,7 +656,14 @@ def fit_network(
     run_eagerly : bool
         Keras' eager mode (no tracing; for tiny runs).
     jit_compile : bool or "auto"
-        XLA compilation of the training and validation steps (Keras' ``compile`` argument).
+        XLA compilation of the training and validation steps (Keras' ``compile`` argument;
+        TensorFlow and JAX; on PyTorch Keras' "auto", which leaves torch.compile off).
+
+    Notes
+    -----
+    A network with ``mixed_float16`` layers (``ModelConfig.precision``) trains with its
+    optimizer wrapped in ``keras.optimizers.LossScaleOptimizer`` (dynamic loss scaling);
+    the loss itself is computed in float32.
     """
     import pandas as pd
 
@@ -510,18 +675,13 @@ def fit_network(
         monitor = monitor.removeprefix("val_")
     with strategy.scope():
         network = build()
-        trainer = MultiTaskTrainer(
-            network, alpha=hyper.alpha, deltas=hyper.deltas, fidelity=hyper.fidelity
+        trainer = compile_trainer(
+            network,
+            hyper,
+            run_eagerly=run_eagerly,
+            jit_compile=jit_compile,
+            replicas=strategy.num_replicas_in_sync,
         )
-        trainer.compile(
-            optimizer=make_optimizer(hyper.optimizer, hyper.learning_rate),
-            run_eagerly=bool(run_eagerly),
-            # Keras leaves XLA off under tf.distribute; so do we.
-            jit_compile=False
-            if run_eagerly
-            else ("auto" if strategy.num_replicas_in_sync > 1 else jit_compile),
-        )
-        trainer.optimizer.build(network.trainable_variables)
     state: dict[str, Any] = {
         "epoch": 0,
         "history": [],

@@ -1,0 +1,290 @@
+"""Benchmark the paper network's training and inference on a GPU machine, any Keras backend.
+
+Written for machines without TensorFlow (JAX or PyTorch with CUDA, as researchers' GPU
+machines and this project's lent device have them): nothing on this script's path imports
+TensorFlow. The backend is ``KERAS_BACKEND`` if set, else JAX if it is installed, else
+PyTorch; it is chosen before Keras is imported.
+
+What it measures (the ``paper`` network by default: 320 x 320, 75.4 M parameters):
+
+- **training**, for each precision of ``--precisions`` (``float32`` and Keras'
+  ``mixed_bfloat16``; also ``mixed_float16``, with loss scaling) and each batch size of
+  ``--batches`` (8, 16, 32): images per second of the library's own training step
+  (`mtmri_lib.training.fit.compile_trainer`: RMSprop, the MT+L_C objective with all nine
+  kernels of the convolutional loss and the residual regulariser, the model's default
+  hyper-parameters), compiled as the backend does it (XLA on JAX; PyTorch eager). A warm-up
+  ``fit`` of ``--warmup-steps`` steps compiles the step; the timed ``fit`` runs ``--steps``
+  steps on one fixed synthetic batch (z-normalised noise, random labels): the data pipeline
+  is not part of the figure. Reported with the achieved TFLOP/s (a step counted as three
+  forward passes, `mtmri_lib.inference.forward_flops`) and the compilation time;
+- **inference**: seconds per slice of ``predict`` at the batch sizes of
+  ``--inference-batches`` (1 and 16), float32 and the mixed precisions, after a warm-up call.
+
+Each measurement starts only while the run is inside ``--budget`` seconds (default 540, so
+that the whole run with start-up stays within 10 minutes); what did not fit is listed as
+skipped. A measurement that fails (out of memory, say) is recorded with its error and the
+run goes on. The first line is the machine (`mtmri_lib.machine.machine_line`) and the
+accelerator as the backend names it; ``--json`` (default ``$OUT/gpu.json`` where ``OUT`` is
+set) keeps every row.
+
+Usage (see ``benchmarks/gpu_run.sh`` for the device command)::
+
+    KERAS_BACKEND=jax python benchmarks/gpu.py --json gpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Backends tried, in order, when KERAS_BACKEND is not set (module to look for, backend name).
+_BACKENDS = (("jax", "jax"), ("torch", "torch"))
+
+
+def choose_backend() -> str:
+    """``KERAS_BACKEND`` if set, else the first of JAX and PyTorch that is installed (set
+    in the environment before Keras is imported)."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen:
+        return chosen
+    for module, name in _BACKENDS:
+        if importlib.util.find_spec(module) is not None:
+            os.environ["KERAS_BACKEND"] = name
+            return name
+    raise SystemExit("benchmarks/gpu.py: neither JAX nor PyTorch is installed; set KERAS_BACKEND")
+
+
+def accelerator(backend: str) -> str:
+    """The devices the backend computes on, as it names them."""
+    if backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        kinds = sorted({device.device_kind for device in devices})
+        # float32 convolutions and matrix products on a GPU may use TF32 unless this says
+        # "highest": part of what a float32 figure means.
+        precision = jax.config.jax_default_matmul_precision or "default"
+        return (
+            f"jax {jax.__version__}: {len(devices)} x {', '.join(kinds)} "
+            f"({devices[0].platform}; float32 matmul precision {precision})"
+        )
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            count = torch.cuda.device_count()
+            names = sorted({torch.cuda.get_device_name(i) for i in range(count)})
+            tf32 = torch.backends.cudnn.allow_tf32  # cuDNN convolutions in TF32 (torch default)
+            return (
+                f"torch {torch.__version__}: {count} x {', '.join(names)} "
+                f"(cuDNN TF32 convolutions {'on' if tf32 else 'off'})"
+            )
+        return f"torch {torch.__version__}: no CUDA device (CPU)"
+    return f"{backend}: device not reported"
+
+
+def _release(backend: str) -> None:
+    """Free what the last measurement left on the device."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _inputs(size: int, batch: int, n_tasks: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal((batch, size, size, 1)).astype(np.float32)
+    clean = rng.standard_normal((batch, size, size, 1)).astype(np.float32)
+    label = np.eye(n_tasks, dtype=np.float32)[rng.integers(0, n_tasks, batch)]
+    return u, {"clean": clean, "label": label}
+
+
+def _same_batch(batch: Any, steps: int):
+    """``steps`` copies of one batch, as a Keras dataset (no pipeline cost in the timing)."""
+    import keras
+
+    class SameBatch(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return steps
+
+        def __getitem__(self, index: int):
+            return batch
+
+    return SameBatch()
+
+
+def bench_training(
+    config: str, precision: str, batch: int, steps: int, warmup_steps: int
+) -> dict[str, Any]:
+    """Images per second of the library's training step (see the module docstring)."""
+    from mtmri_lib.inference import forward_flops
+    from mtmri_lib.models import TASKS, build_model, model_config
+    from mtmri_lib.training.fit import compile_trainer
+    from mtmri_lib.training.specs import default_hyperparameters
+
+    cfg = model_config(config).with_(precision=precision)
+    network = build_model(cfg, seed=0)
+    trainer = compile_trainer(network, default_hyperparameters("MT+L_C"), jit_compile=True)
+    data = _inputs(cfg.image_size, batch, len(TASKS))
+    start = time.perf_counter()
+    trainer.fit(_same_batch(data, warmup_steps), epochs=1, shuffle=False, verbose=0)
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    history = trainer.fit(_same_batch(data, steps), epochs=1, shuffle=False, verbose=0)
+    seconds = time.perf_counter() - start
+    images_per_s = steps * batch / seconds
+    flops = 3 * forward_flops(network)["total"]
+    return {
+        "kind": "training",
+        "config": config,
+        "precision": precision,
+        "batch": batch,
+        "steps": steps,
+        "seconds": seconds,
+        "images_per_s": images_per_s,
+        "step_seconds": seconds / steps,
+        "tflops_achieved": flops * images_per_s / 1e12,
+        "warmup_seconds": compile_seconds,
+        "loss": float(history.history["loss"][-1]),
+        "parameters": int(network.count_params()),
+    }
+
+
+def bench_inference(config: str, precision: str, batch: int, repeats: int) -> dict[str, Any]:
+    """Seconds per slice of ``predict`` at one batch size, after a warm-up call."""
+    from mtmri_lib.models import build_model, model_config
+
+    cfg = model_config(config).with_(precision=precision)
+    network = build_model(cfg, seed=0)
+    x = _inputs(cfg.image_size, batch * repeats, 1)[0]
+    start = time.perf_counter()
+    network.predict(x[:batch], batch_size=batch, verbose=0)
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    out = network.predict(x, batch_size=batch, verbose=0)
+    seconds = time.perf_counter() - start
+    return {
+        "kind": "inference",
+        "config": config,
+        "precision": precision,
+        "batch": batch,
+        "slices": len(x),
+        "seconds": seconds,
+        "seconds_per_slice": seconds / len(x),
+        "warmup_seconds": compile_seconds,
+        "finite": bool(np.all(np.isfinite(out["image"]))),
+    }
+
+
+def _describe(row: dict[str, Any]) -> str:
+    head = f"{row['kind']:9s} {row['precision']:14s} batch {row['batch']:3d}"
+    if "error" in row:
+        return f"{head}: FAILED {row['error']}"
+    if "skipped" in row:
+        return f"{head}: skipped ({row['skipped']})"
+    if row["kind"] == "training":
+        return (
+            f"{head}: {row['images_per_s']:8.1f} images/s, {row['step_seconds'] * 1e3:7.1f} "
+            f"ms/step, {row['tflops_achieved']:6.1f} TFLOP/s (warm-up/compile "
+            f"{row['warmup_seconds']:.1f} s, loss {row['loss']:.4f})"
+        )
+    return (
+        f"{head}: {row['seconds_per_slice'] * 1e3:8.2f} ms/slice over {row['slices']} slices "
+        f"(warm-up/compile {row['warmup_seconds']:.1f} s)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--config", default="paper", help="model config (profile name)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument(
+        "--precisions", nargs="+", default=["float32", "mixed_bfloat16"], help="dtype policies"
+    )
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup-steps", type=int, default=3)
+    parser.add_argument("--inference-batches", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--inference-repeats", type=int, default=8, help="batches timed")
+    parser.add_argument("--budget", type=float, default=540.0, help="seconds for all rows")
+    parser.add_argument("--json", type=Path, default=None, help="where to write the rows")
+    args = parser.parse_args(argv)
+    begin = time.perf_counter()
+
+    backend = choose_backend()
+    from mtmri_lib.machine import describe_machine, machine_line
+
+    machine = describe_machine()
+    import keras
+
+    device = accelerator(backend)
+    print(f"{machine_line(machine)}; accelerator: {device}")
+    print(f"keras {keras.__version__} on {keras.backend.backend()}", flush=True)
+
+    plan: list[tuple[str, str, int]] = [("inference", "float32", b) for b in args.inference_batches]
+    for precision in args.precisions:
+        plan += [("training", precision, b) for b in args.batches]
+    for precision in args.precisions:
+        if precision != "float32":
+            plan += [("inference", precision, b) for b in args.inference_batches]
+
+    rows: list[dict[str, Any]] = []
+    for kind, precision, batch in plan:
+        elapsed = time.perf_counter() - begin
+        if elapsed > args.budget:
+            row: dict[str, Any] = {"kind": kind, "precision": precision, "batch": batch}
+            row["skipped"] = f"time budget of {args.budget:.0f} s spent"
+        else:
+            try:
+                if kind == "training":
+                    row = bench_training(
+                        args.config, precision, batch, args.steps, args.warmup_steps
+                    )
+                else:
+                    row = bench_inference(args.config, precision, batch, args.inference_repeats)
+            except Exception as error:  # noqa: BLE001 (recorded; the next row may fit)
+                row = {"kind": kind, "precision": precision, "batch": batch}
+                row["error"] = f"{type(error).__name__}: {str(error)[:300]}"
+            _release(backend)
+        rows.append(row)
+        print(_describe(row), flush=True)
+
+    total = time.perf_counter() - begin
+    print(f"total {total:.0f} s")
+    out = args.json
+    if out is None and os.environ.get("OUT"):
+        out = Path(os.environ["OUT"]) / "gpu.json"
+    if out is not None:
+        record = {
+            "machine": machine,
+            "accelerator": device,
+            "backend": backend,
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+            "config": args.config,
+            "seconds": total,
+            "rows": rows,
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=2))
+        print(f"rows written to {out}")
+    return 1 if any("error" in row for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
