@@ -1,4 +1,5 @@
-"""The static book in a real browser, with no network: a widget slider changes the image."""
+"""The static book in a real browser, with no network: every control of every static explorer
+changes its picture, nothing is fetched from outside the book, and no page logs an error."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # Keep the console's messages for the error check.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in [
         "--headless=new",
         "--no-sandbox",
@@ -101,7 +104,6 @@ def _requested_outside(browser, served_book) -> list[str]:
 @pytest.mark.parametrize(
     ("page", "sliders", "what"),
     [
-        ("artefacts.html", 4, "the artefact explorers"),
         ("figures.html", 2, "the residual explorers"),
     ],
 )
@@ -115,3 +117,91 @@ def test_first_slider_changes_its_image_offline(served_book, browser, page, slid
     assert after[1:] == before[1:], "the other explorers changed too"
     outside = _requested_outside(browser, served_book)
     assert not outside, f"the page asked for resources outside the book: {outside}"
+
+
+def _controls(browser):
+    """Every control of the page's widgets: slider handles and dropdowns, in page order."""
+    from selenium.webdriver.common.by import By
+
+    return browser.find_elements(By.CSS_SELECTOR, ".noUi-handle, .widget-dropdown select")
+
+
+def _settle(browser, minimum: int):
+    """Wait until at least ``minimum`` controls rendered and their count stopped growing."""
+    deadline, count, stable = time.time() + 60, -1, 0
+    while time.time() < deadline and stable < 3:
+        found = len(_controls(browser))
+        stable = stable + 1 if found == count and found >= minimum else 0
+        count = found
+        time.sleep(0.5)
+    return _controls(browser)
+
+
+def _change(browser, control) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", control)
+    if control.tag_name == "select":
+        chooser = Select(control)
+        current = chooser.options.index(chooser.first_selected_option)
+        chooser.select_by_index((current + 1) % len(chooser.options))
+    else:
+        control.click()
+        # At its last value a slider can only move left.
+        key = (
+            Keys.ARROW_RIGHT
+            if control.get_attribute("aria-valuenow") != control.get_attribute("aria-valuemax")
+            else Keys.ARROW_LEFT
+        )
+        control.send_keys(key)
+    time.sleep(0.8)
+
+
+#: The static explorers of the artefacts chapter (smoke book): five artefacts, every named
+#: parameter (15) plus two controls of each artefact's pair (10).
+ARTEFACT_CONTROLS = 25
+
+
+def test_every_artefact_control_changes_its_picture_offline(served_book, browser):
+    browser.get(f"{served_book}/book/artefacts.html")
+    controls = _settle(browser, ARTEFACT_CONTROLS)
+    assert len(controls) == ARTEFACT_CONTROLS, (
+        f"the artefacts page shows {len(controls)} controls, expected {ARTEFACT_CONTROLS}: "
+        "every control shown must be a static explorer's"
+    )
+    for position in range(len(controls)):
+        control = _controls(browser)[position]
+        before = _shown_images(browser)
+        _change(browser, control)
+        after = _shown_images(browser)
+        assert len(after) == len(before), "a control changed how many pictures show"
+        changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+        label = control.get_attribute("aria-valuetext") or control.tag_name
+        assert len(changed) == 1, (
+            f"control {position} ({label}) of the artefacts page changed {len(changed)} "
+            "pictures; it must change exactly its own explorer's"
+        )
+    outside = _requested_outside(browser, served_book)
+    assert not outside, f"the page asked for resources outside the book: {outside}"
+
+
+def _pages(served_book, smoke_book) -> list[str]:
+    _, _, index = smoke_book
+    root = index.parent
+    return [
+        p.relative_to(root).as_posix()
+        for p in sorted(root.glob("**/*.html"))
+        if not p.relative_to(root).as_posix().startswith(("_", "genindex", "search"))
+    ]
+
+
+def test_no_page_logs_an_error(served_book, smoke_book, browser):
+    errors = {}
+    for page in _pages(served_book, smoke_book):
+        browser.get(f"{served_book}/{page}")
+        time.sleep(1.5)
+        severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        if severe:
+            errors[page] = severe
+    assert not errors, f"pages whose console logged errors: {errors}"

@@ -4,6 +4,8 @@ with no kernel.)"""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,7 @@ def _parts(explorer):
     label, slider, stack = explorer.children
     assert isinstance(label, widgets.HTML)
     assert isinstance(slider, widgets.IntSlider)
+    assert slider.description == "", "a description needs MathJax 2 in the static book"
     assert isinstance(stack, widgets.Stack)
     return label, slider, stack
 
@@ -56,34 +59,210 @@ def _links_slider_to_stack(slider, stack) -> bool:
 
 # --- artefacts -------------------------------------------------------------------------------
 
+#: The parameters the article names for each artefact (issue 16), by `corrupt` keyword.
+NAMED = {
+    "bias": {"field_range", "length_scale"},
+    "subsampling": {"acceleration", "mask", "pe_axis"},
+    "rigid motion": {
+        "corrupted_fraction",
+        "n_segments",
+        "rotation_sd",
+        "translation_sd",
+        "clean_centre",
+    },
+    "periodic motion": {"delta", "frequency", "phase", "ky0"},
+    "noise": {"snr_db"},
+}
 
-def test_artefact_explorer_precomputes_one_distinct_picture_per_value():
-    clean = phantom((48, 48))
-    explorer = W.artefact_explorer(clean, "noise", values=[10, 0, -10], seed=3)
-    label, slider, stack = _parts(explorer)
-    assert (slider.min, slider.max, slider.value) == (0, 2, 0)
-    assert len(stack.children) == 3
-    pictures = [child.value for child in stack.children]
-    assert all(bytes(p).startswith(b"\x89PNG") for p in pictures)
-    assert len(set(pictures)) == 3, "each strength must give its own picture"
-    assert _links_slider_to_stack(slider, stack)
-    assert "10, 0, -10" in label.value
+
+@pytest.fixture(scope="module")
+def explorer_clean():
+    # The smallest slice the explorers take (24 motion segments need room).
+    return phantom((64, 64))
 
 
-def test_artefact_explorer_is_deterministic_in_its_seed():
-    clean = phantom((40, 40))
-    first = W.artefact_explorer(clean, "motion", values=[0.2], seed=1).children[2].children[0]
-    again = W.artefact_explorer(clean, "motion", values=[0.2], seed=1).children[2].children[0]
-    other = W.artefact_explorer(clean, "motion", values=[0.2], seed=2).children[2].children[0]
-    assert first.value == again.value
-    assert first.value != other.value
+@pytest.fixture(scope="module")
+def explorers(explorer_clean):
+    return {name: W.artefact_explorer(explorer_clean, name, seed=3, dpi=40) for name in W.EXPLORERS}
+
+
+def _linked(source, source_name, target, target_name) -> bool:
+    from ipywidgets.widgets.widget import _instances
+    from ipywidgets.widgets.widget_link import Link
+
+    wanted = {(source, source_name), (target, target_name)}
+    return any(
+        isinstance(w, Link) and {tuple(w.source), tuple(w.target)} == wanted
+        for w in list(_instances.values())
+    )
+
+
+def _picture(frame) -> bytes:
+    image, text = frame.children
+    assert isinstance(image, widgets.Image) and isinstance(text, widgets.HTML)
+    return bytes(image.value)
+
+
+def test_every_named_parameter_has_a_linked_control(explorers):
+    assert set(explorers) == set(NAMED)
+    for name, explorer in explorers.items():
+        assert NAMED[name] <= set(explorer.widgets) - {"pair"}, name
+        for keyword in NAMED[name]:
+            heading, row, stack = explorer[keyword].children
+            chooser = W.control_of(row)
+            assert isinstance(chooser, (widgets.SelectionSlider, widgets.Dropdown))
+            # Named by an HTML label, not a description (which needs MathJax 2).
+            assert chooser.description == ""
+            assert explorer.spec.control(keyword).label in row.children[0].value
+            assert len(stack.children) == len(chooser.options) >= 2
+            assert _linked(chooser, "index", stack, "selected_index"), (name, keyword)
+            # Moving the control shows another picture.
+            pictures = {_picture(frame) for frame in stack.children}
+            assert len(pictures) == len(stack.children), (name, keyword)
+            assert stack.selected_index == chooser.index
+
+
+def test_each_pair_is_two_controls_over_nested_linked_stacks(explorers):
+    for name, explorer in explorers.items():
+        heading, outer_row, inner_row, outer = explorer["pair"].children
+        first, second = (keyword for keyword, _ in explorer.spec.pair)
+        assert explorer.spec.control(first).label in outer_row.children[0].value
+        assert explorer.spec.control(second).label in inner_row.children[0].value
+        outer_chooser, inner_chooser = W.control_of(outer_row), W.control_of(inner_row)
+        assert len(outer.children) == len(outer_chooser.options) >= 2
+        assert _linked(outer_chooser, "index", outer, "selected_index")
+        for row, inner in zip(explorer.pair_states, outer.children, strict=True):
+            assert len(inner.children) == len(inner_chooser.options) == len(row) >= 2
+            assert _linked(inner_chooser, "index", inner, "selected_index")
+        states = [state for row in explorer.pair_states for state in row]
+        assert len({state.call for state in states}) == len(states), name
+
+
+def test_readouts_show_the_real_values(explorers, explorer_clean):
+    side = explorer_clean.shape[0]
+    for name, explorer in explorers.items():
+        for control in explorer.spec.controls:
+            chooser = W.control_of(explorer[control.keyword].children[1])
+            shown = [label for label, _ in chooser.options]
+            used = [state.pinned[control.keyword] for state in explorer.states[control.keyword]]
+            assert shown == [control.readout(value) for value in used], (name, control.keyword)
+            assert not any(label.startswith("setting") for label in shown)
+    bias = W.control_of(explorers["bias"]["field_range"].children[1])
+    assert [label for label, _ in bias.options][2] == "[0.80, 1.20]"
+    # Pixel values of the article (30 px at 320 x 320) are shown scaled to the slice.
+    translation = W.control_of(explorers["rigid motion"]["translation_sd"].children[1])
+    assert translation.options[3][0] == f"{30 * side / 320:g} px"
+    assert explorers["rigid motion"].states["translation_sd"][3].pinned["translation_sd"] == (
+        30 * side / 320
+    )
+    snr = W.control_of(explorers["noise"]["snr_db"].children[1])
+    assert [label for label, _ in snr.options][:2] == ["inf (none)", "10 dB"]
+
+
+def test_printed_call_reproduces_each_state(explorers, explorer_clean):
+    from mtmri_lib.artefacts import corrupt
+
+    for explorer in explorers.values():
+        states = [s for values in explorer.states.values() for s in values]
+        states += [s for row in explorer.pair_states for s in row]
+        for state in states:
+            replayed = eval(state.call, {"corrupt": corrupt, "image": explorer_clean})
+            np.testing.assert_array_equal(np.real(replayed.image), state.image, err_msg=state.call)
+        frame = explorer[explorer.spec.controls[0].keyword].children[2].children[0]
+        assert (
+            explorer.states[explorer.spec.controls[0].keyword][0].call.replace('"', "&quot;")
+            in frame.children[1].value
+        )
+        assert "SSIM" in frame.children[1].value and "VIF" in frame.children[1].value
+
+
+def test_scores_are_the_metrics_of_each_state(explorers, explorer_clean):
+    from mtmri_lib.metrics import ssim, vif
+
+    state = explorers["noise"].states["snr_db"][3]
+    assert state.ssim == pytest.approx(ssim(explorer_clean, state.image))
+    assert state.vif == pytest.approx(vif(explorer_clean, state.image))
+    identity = explorers["noise"].states["snr_db"][0]
+    assert identity.ssim == pytest.approx(1.0)
+
+
+def test_kspace_scale_is_percentile_clipped_and_difference_scale_fixed(explorers, explorer_clean):
+    from mtmri_lib.fourier import fft2c
+    from mtmri_lib.plotting.base import kspace_log
+
+    expected = np.percentile(kspace_log(fft2c(explorer_clean)), (1.0, 99.5))
+    for name, explorer in explorers.items():
+        np.testing.assert_allclose(explorer.kspace_limits, expected, err_msg=name)
+        states = [s for values in explorer.states.values() for s in values]
+        states += [s for row in explorer.pair_states for s in row]
+        spreads = [np.percentile(np.abs(s.image - explorer_clean), 99.5) for s in states]
+        # One scale for every frame of the artefact: the largest of all states, not each own.
+        assert explorer.difference_limit == pytest.approx(max(spreads)), name
+        assert min(spreads) < explorer.difference_limit
+        assert f"+-{explorer.difference_limit:.3g}" in explorer["pair"].children[0].value
+
+
+def test_motion_and_subsampling_frames_mark_the_lines_they_touch(explorers):
+    rigid = explorers["rigid motion"].states["corrupted_fraction"][2]
+    assert rigid.marked is not None and rigid.marked.shape == rigid.image.shape
+    # pe_axis 1: a corrupted line is a column, marked over its whole length.
+    columns = rigid.marked.all(axis=0)
+    assert columns.any() and np.array_equal(columns, rigid.marked.any(axis=0))
+    np.testing.assert_allclose(columns.mean(), rigid.pinned["corrupted_fraction"], atol=0.05)
+    periodic = explorers["periodic motion"].states["ky0"][0]
+    assert periodic.marked.all(axis=1).any()  # pe_axis 0: rows
+    mask_state = explorers["subsampling"].states["acceleration"][3]  # x4
+    assert 0.6 < mask_state.marked.mean() < 0.85  # about 3/4 of k-space not acquired
+    assert explorers["noise"].states["snr_db"][1].marked is None
+
+
+def test_explorer_frame_has_large_panels_and_fixed_scales(explorer_clean):
+    from mtmri_lib.plotting.artefacts import EXPLORER_DPI, plot_explorer_state
+
+    noisy = explorer_clean + 0.05 * np.random.default_rng(0).standard_normal(explorer_clean.shape)
+    fig = plot_explorer_state(
+        explorer_clean, noisy, kspace_limits=(-2.0, 0.5), difference_limit=0.3
+    )
+    panels = fig.axes[:4]
+    fig.savefig(io.BytesIO(), dpi=EXPLORER_DPI)  # lays the panels out at the book's size
+    width, height = fig.get_size_inches() * EXPLORER_DPI
+    sides = [
+        min(ax.get_position().width * width, ax.get_position().height * height) for ax in panels
+    ]
+    # Twice the 140 px panels of the first explorers, at the resolution the book uses.
+    assert min(sides) >= 280, sides
+    assert width <= 784, "the frame fits the book's text column"
+    assert panels[2].images[0].get_clim() == (-2.0, 0.5)
+    assert panels[3].images[0].get_clim() == (-0.3, 0.3)
+    (bar,) = panels[3].child_axes  # the difference panel's colour bar
+    assert bar.get_ylim() == pytest.approx((-0.3, 0.3))
 
 
 def test_artefact_explorer_rejects_bad_input():
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="name must be one of"):
         W.artefact_explorer(phantom((32, 32)), "blur")
-    with pytest.raises(ValueError, match="values must not be empty"):
-        W.artefact_explorer(phantom((32, 32)), "bias", values=[])
+    with pytest.raises(ValueError, match="finite 2-D image"):
+        W.artefact_explorer(np.zeros((4, 4, 4)), "bias")
+    with pytest.raises(ValueError, match="at least 64 x 64"):
+        W.artefact_explorer(phantom((32, 32)), "rigid motion")
+    with pytest.raises(ValueError, match="colours"):
+        W.artefact_explorer(phantom((64, 64)), "noise", colours=1)
+
+
+def test_plot_helpers_reject_bad_input(explorer_clean):
+    from mtmri_lib.plotting.artefacts import plot_explorer_state
+    from mtmri_lib.plotting.base import kspace_limits
+
+    with pytest.raises(ValueError, match="percentiles"):
+        kspace_limits(np.zeros(4), percentiles=(50, 10))
+    with pytest.raises(ValueError, match="difference_limit"):
+        plot_explorer_state(
+            explorer_clean, explorer_clean, kspace_limits=(0, 1), difference_limit=0
+        )
+    with pytest.raises(ValueError, match="one shape"):
+        plot_explorer_state(
+            explorer_clean, explorer_clean[:8], kspace_limits=(0, 1), difference_limit=1
+        )
 
 
 def test_live_artefact_explorer_redraws_on_change():

@@ -9,7 +9,8 @@
   grey levels clipped at percentiles, so that masks, corrupted lines and the noise floor
   show (a plain ``log(1 + |k|)`` leaves a dark square with one bright dot).
 - `difference_panel`: an image difference on a fixed symmetric scale, with its colour bar.
-- `figure_png`: a figure as PNG bytes (the explorers' frames).
+- `figure_png`: a figure as PNG bytes (the explorers' frames), optionally with a small
+  palette so that the pages holding many frames stay small.
 """
 
 from __future__ import annotations
@@ -49,11 +50,27 @@ def figure(rows: int, columns: int, size: tuple[float, float], **options: Any):
     return fig, axes
 
 
-def figure_png(fig: Any, dpi: int = 80) -> bytes:
-    """The figure as PNG bytes."""
+def figure_png(fig: Any, dpi: int = 80, *, colours: int | None = None) -> bytes:
+    """The figure as PNG bytes.
+
+    ``colours``: None keeps full colour; an int from 2 to 256 stores the picture with a
+    palette of that many colours (about a third of the bytes at 64 colours, for the static
+    explorers, which embed every frame in the page).
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
+    if colours is None:
+        return buffer.getvalue()
+    if not isinstance(colours, int) or isinstance(colours, bool) or not 2 <= colours <= 256:
+        raise ValueError(f"colours must be None or an int from 2 to 256; got {colours!r}")
+    from PIL import Image
+
+    buffer.seek(0)
+    with Image.open(buffer) as picture:
+        reduced = picture.convert("RGB").quantize(colours)
+    out = io.BytesIO()
+    reduced.save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 def image_panel(
@@ -62,14 +79,15 @@ def image_panel(
     title: str,
     *,
     symmetric: bool = False,
-    cmap: str = "gray",
+    cmap: Any = "gray",
     limits: tuple[float, float] | None = None,
     **options: Any,
 ):
     """Show one image without ticks; returns the ``AxesImage``.
 
     ``symmetric``: blue-red around 0, on +-``limits[1]`` if given, else on +- the image's own
-    largest magnitude; otherwise ``cmap`` on ``limits`` (None: the image's range).
+    largest magnitude; otherwise ``cmap`` (a name or a matplotlib ``Colormap``) on ``limits``
+    (None: the image's range).
     ``options`` go to ``imshow`` (``aspect``, ``origin``).
     """
     image = np.asarray(image, dtype=np.float64)
@@ -95,11 +113,18 @@ def kspace_log(kspace: np.ndarray) -> np.ndarray:
     return np.log10(np.maximum(magnitude, floor))
 
 
-def kspace_limits(*logs: np.ndarray) -> tuple[float, float]:
-    """The grey-scale limits shared by k-space panels: `KSPACE_PERCENTILES` of their
-    log magnitudes together."""
+def kspace_limits(
+    *logs: np.ndarray, percentiles: tuple[float, float] = KSPACE_PERCENTILES
+) -> tuple[float, float]:
+    """The grey-scale limits shared by k-space panels: the ``percentiles`` (default
+    `KSPACE_PERCENTILES`) of their log magnitudes together."""
+    low_p, high_p = (float(p) for p in percentiles)
+    if not 0.0 <= low_p < high_p <= 100.0:
+        raise ValueError(
+            f"percentiles must be (low, high) with 0 <= low < high <= 100; got {percentiles!r}"
+        )
     values = np.concatenate([np.ravel(log) for log in logs])
-    low, high = np.percentile(values, KSPACE_PERCENTILES)
+    low, high = np.percentile(values, (low_p, high_p))
     return float(low), float(max(high, low + 1e-6))
 
 

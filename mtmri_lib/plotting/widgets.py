@@ -3,10 +3,16 @@
 Two kinds of each, for two audiences:
 
 `artefact_explorer` (static-friendly)
-    a slider linked in the browser (``jslink``) to a ``Stack`` of precomputed panels (image,
-    k-space, difference for each parameter value). papermill stores the widget state in the
-    executed notebook and the rendered book embeds it, so the slider works in the static book
-    with no kernel.
+    every parameter the article names for one artefact ("bias", "subsampling",
+    "rigid motion", "periodic motion", "noise"; `EXPLORERS`), each as a control whose
+    readout is the real value, ``jslink``-ed to a ``Stack`` of precomputed frames (the other
+    parameters at their defaults), and one pair of interacting parameters as two controls
+    over nested stacks. Each frame shows the clean and the corrupted slice, the corrupted
+    k-space on a percentile-clipped log scale with the touched lines drawn over it, and the
+    difference on the explorer's fixed scale; below it SSIM and VIF against the clean slice
+    and the ``corrupt(...)`` call that reproduces it. papermill stores the widget state in
+    the executed notebook and the rendered book embeds it, so the controls work in the
+    static book with no kernel.
 `live_artefact_explorer` (needs a kernel)
     any artefact, any strength, any seed, recomputed on every change with Python callbacks;
     for teaching from a running notebook.
@@ -20,8 +26,10 @@ Two kinds of each, for two audiences:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,12 +38,22 @@ from ..artefacts import KINDS, corrupt
 from ..fourier import fft2c
 from ..metrics import METRICS
 from ..protocols import EvaluationSets, ResidualModel
-from .base import difference_panel, figure, figure_png, image_panel, kspace_panel
+from .artefacts import EXPLORER_DPI, plot_explorer_state
+from .base import figure_png, kspace_limits, kspace_log
 from .results import check_stack, residual_limit, residual_panel, residual_panels
 
 __all__ = [
     "EXPLORERS",
+    "EXPLORER_KSPACE_PERCENTILES",
+    "EXPLORER_SIDE",
+    "EXPLORER_MIN_SIDE",
+    "Control",
+    "ExplorerSpec",
+    "ExplorerState",
+    "ArtefactExplorer",
     "artefact_explorer",
+    "control_of",
+    "corrupt_call",
     "live_artefact_explorer",
     "panel_png",
     "ExplorerSlices",
@@ -44,13 +62,523 @@ __all__ = [
     "live_residual_explorer",
 ]
 
-#: The parameter each static explorer sweeps, with its values (pinned one at a time).
-EXPLORERS: dict[str, tuple[str, list[Any], dict[str, Any]]] = {
-    "bias": ("field width w: field in [1 - w/2, 1 + w/2]", [0.1, 0.25, 0.5, 0.75, 1.0], {}),
-    "subsampling": ("acceleration (random mask)", [2, 3, 4, 8], {"mask": "random"}),
-    "motion": ("fraction of corrupted lines", [0.1, 0.3, 0.5, 0.7, 0.8], {"motion": "rigid"}),
-    "noise": ("SNR (dB)", [10.0, 5.0, 0.0, -5.0, -12.0], {}),
+#: Percentiles of the clean slice's log10 |k| that fix an explorer's k-space grey scale.
+EXPLORER_KSPACE_PERCENTILES: tuple[float, float] = (1.0, 99.5)
+#: Largest slice side the static explorers are drawn at: every frame is embedded in the
+#: page, and a noisy frame costs about its pixel count in bytes (the book passes
+#: min(gallery size, this)).
+EXPLORER_SIDE = 128
+#: Smallest slice side the explorers take: the rigid-motion frames lay out up to 24
+#: segments separated by clean lines.
+EXPLORER_MIN_SIDE = 64
+#: Percentile of |corrupted - clean| over all frames of an explorer that sets its fixed
+#: difference scale (the largest single pixels would leave every other frame pale).
+_DIFFERENCE_PERCENTILE = 99.5
+#: The article's pixel values hold for 320 x 320 images (as in `mtmri_lib.artefacts.motion`).
+_REFERENCE_SIDE = 320
+
+
+def _number(unit: str = "", digits: int = 3) -> Callable[[Any], str]:
+    def readout(value: Any) -> str:
+        if isinstance(value, float) and math.isinf(value):
+            return "inf (none)"
+        return f"{float(value):.{digits}g}{unit}"
+
+    return readout
+
+
+def _field_range(value: Any) -> str:
+    return f"[{value[0]:.2f}, {value[1]:.2f}]"
+
+
+def _times(value: Any) -> str:
+    return "x1 (all lines)" if value == 1 else f"x{value:g}"
+
+
+def _of_pi(value: Any) -> str:
+    ratio = float(value) / math.pi
+    for denominator in (1, 2, 3, 4, 5, 8, 9, 10, 16, 20, 40):
+        numerator = ratio * denominator
+        if abs(numerator - round(numerator)) < 1e-9:
+            top = round(numerator)
+            if top == 0:
+                return "0"
+            head = "pi" if top == 1 else f"{top}pi"
+            return head if denominator == 1 else f"{head}/{denominator}"
+    return f"{ratio:.3g}pi"
+
+
+def _axis(value: Any) -> str:
+    return "0 (a line is a row)" if value == 0 else "1 (a line is a column)"
+
+
+@dataclass(frozen=True)
+class Control:
+    """One parameter of an explorer.
+
+    Attributes
+    ----------
+    keyword : str
+        The keyword of `mtmri_lib.artefacts.corrupt` it pins.
+    label : str
+        The control's description, in the article's terms.
+    values : tuple
+        The values the control steps through (precomputed, in order).
+    default : object
+        The value held while another control moves (one of ``values``).
+    readout : callable
+        value -> the text shown beside the control.
+    widget : {"slider", "dropdown"}
+    pixels : bool
+        ``values`` are pixels of a 320 x 320 image (the article's); they are scaled to the
+        slice (``value * side / 320``), and the readout shows the scaled value.
+    """
+
+    keyword: str
+    label: str
+    values: tuple[Any, ...]
+    default: Any
+    readout: Callable[[Any], str]
+    widget: str = "slider"
+    pixels: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default not in self.values:
+            raise ValueError(f"{self.keyword}: the default {self.default!r} is not a value")
+
+
+@dataclass(frozen=True)
+class ExplorerSpec:
+    """What one explorer shows: its artefact, its controls, the pair explored together.
+
+    ``fixed``: keywords pinned in every frame beside the controls' (``motion=...``).
+    ``pair``: two keywords of ``controls``, with the indices into their values that the
+    nested stacks hold.
+    """
+
+    kind: str
+    title: str
+    controls: tuple[Control, ...]
+    pair: tuple[tuple[str, tuple[int, ...]], tuple[str, tuple[int, ...]]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    def control(self, keyword: str) -> Control:
+        for control in self.controls:
+            if control.keyword == keyword:
+                return control
+        raise KeyError(
+            f"{self.title} has no control {keyword!r}; controls: "
+            + ", ".join(c.keyword for c in self.controls)
+        )
+
+
+_PI = math.pi
+
+#: The static explorers: every parameter the article names, per artefact.
+EXPLORERS: dict[str, ExplorerSpec] = {
+    "bias": ExplorerSpec(
+        kind="bias",
+        title="bias field",
+        controls=(
+            Control(
+                "field_range",
+                "field range",
+                ((0.95, 1.05), (0.9, 1.1), (0.8, 1.2), (0.7, 1.3), (0.5, 1.5)),
+                (0.8, 1.2),
+                _field_range,
+            ),
+            Control(
+                "length_scale",
+                "length scale (cells)",
+                (10.0, 20.0, 30.0, 40.0, 50.0),
+                30.0,
+                _number(" cells"),
+            ),
+        ),
+        pair=(("field_range", (1, 2, 4)), ("length_scale", (0, 2, 4))),
+    ),
+    "subsampling": ExplorerSpec(
+        kind="subsampling",
+        title="k-space subsampling",
+        controls=(
+            Control("acceleration", "acceleration", (1, 2, 3, 4, 8), 4, _times),
+            Control(
+                "mask", "mask type", ("random", "equispaced", "centred"), "random", str, "dropdown"
+            ),
+            Control("pe_axis", "phase-encoding axis", (0, 1), 1, _axis, "dropdown"),
+        ),
+        pair=(("acceleration", (1, 2, 3, 4)), ("mask", (0, 1, 2))),
+    ),
+    "rigid motion": ExplorerSpec(
+        kind="motion",
+        title="rigid motion",
+        fixed={"motion": "rigid", "pe_axis": 1},
+        controls=(
+            Control(
+                "corrupted_fraction",
+                "corrupted fraction",
+                (0.2, 0.35, 0.5, 0.65, 0.8),
+                0.5,
+                _number(),
+            ),
+            Control("n_segments", "segments", (4, 8, 12, 16, 24), 8, _number()),
+            Control(
+                "rotation_sd", "rotation sd", (0.0, 3.0, 6.0, 12.0, 24.0), 12.0, _number(" deg")
+            ),
+            Control(
+                "translation_sd",
+                "translation sd",
+                (0.0, 10.0, 20.0, 30.0, 60.0),
+                30.0,
+                _number(" px"),
+                pixels=True,
+            ),
+            Control(
+                "clean_centre",
+                "clean centre",
+                (0.0, 0.05, 0.07, 0.125, 0.25),
+                0.07,
+                _number(),
+            ),
+        ),
+        pair=(("rotation_sd", (0, 3, 4)), ("translation_sd", (0, 3, 4))),
+    ),
+    "periodic motion": ExplorerSpec(
+        kind="motion",
+        title="periodic motion",
+        fixed={"motion": "periodic", "pe_axis": 0},
+        controls=(
+            Control(
+                "delta",
+                "Delta (extent)",
+                (20.0, 45.0, 70.0, 95.0, 120.0),
+                70.0,
+                _number(" px"),
+                pixels=True,
+            ),
+            Control("frequency", "alpha (period)", (0.1, 1.0, 2.5, 4.0, 5.0), 2.5, _number()),
+            Control(
+                "phase",
+                "beta (phase)",
+                (0.0, _PI / 16, _PI / 8, 3 * _PI / 16, _PI / 4),
+                _PI / 8,
+                _of_pi,
+            ),
+            Control(
+                "ky0",
+                "k_y0 (clean centre)",
+                (_PI / 40, _PI / 20, _PI / 10, _PI / 8, _PI / 4),
+                _PI / 8,
+                _of_pi,
+            ),
+        ),
+        pair=(("delta", (0, 2, 4)), ("frequency", (0, 2, 4))),
+    ),
+    "noise": ExplorerSpec(
+        kind="noise",
+        title="noise",
+        controls=(
+            Control(
+                "snr_db",
+                "SNR",
+                (math.inf, 10.0, 5.0, 0.0, -5.0, -12.0),
+                0.0,
+                _number(" dB"),
+            ),
+            Control("output", "image kept", ("real", "magnitude"), "real", str, "dropdown"),
+        ),
+        pair=(("snr_db", (1, 2, 3, 4, 5)), ("output", (0, 1))),
+    ),
 }
+
+
+def _literal(value: Any) -> str:
+    """``value`` as Python source that evaluates to it (for a pasteable call)."""
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return 'float("inf")' if value == math.inf else repr(value)
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_literal(v) for v in value) + ")"
+    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) as a literal")
+
+
+def corrupt_call(kind: str, seed: int, pinned: dict[str, Any]) -> str:
+    """The ``corrupt(image, ...)`` call, with ``zscore=False``, that reproduces a frame
+    (``image`` being the clean slice)."""
+    options = "".join(f", {key}={_literal(value)}" for key, value in pinned.items())
+    return f'corrupt(image, "{kind}", {int(seed)}, zscore=False{options})'
+
+
+@dataclass
+class ExplorerState:
+    """One precomputed frame of an explorer.
+
+    ``pinned`` holds every keyword given to `corrupt` (``output`` too); ``call`` is the
+    pasteable line that reproduces ``image``; ``ssim`` and ``vif`` score it against the
+    clean slice (`mtmri_lib.metrics`, both z-normalised); ``marked`` the k-space samples
+    drawn over the k-space panel (None for bias and noise).
+    """
+
+    pinned: dict[str, Any]
+    image: np.ndarray
+    params: dict[str, Any]
+    ssim: float
+    vif: float
+    call: str
+    marked: np.ndarray | None
+
+
+@dataclass
+class ArtefactExplorer:
+    """The explorers of one artefact: index it by keyword for that control's explorer, or
+    by ``"pair"`` for the two parameters explored together; each is an ipywidgets box that
+    works in the static book.
+
+    Attributes
+    ----------
+    spec : ExplorerSpec
+    seed : int
+        One seed for every frame, so only the controlled values change.
+    kspace_limits : (low, high)
+        The k-space grey scale of every frame: `EXPLORER_KSPACE_PERCENTILES` of the clean
+        slice's log10 |k|.
+    difference_limit : float
+        The difference scale of every frame (+- this).
+    states : dict
+        keyword -> one `ExplorerState` per value of the control (the others at defaults).
+    pair_states : list of list
+        ``pair_states[i][j]``: the first pair keyword at its i-th pair value, the second at
+        its j-th.
+    widgets : dict
+        keyword (and ``"pair"``) -> the ipywidgets box.
+    """
+
+    spec: ExplorerSpec
+    seed: int
+    kspace_limits: tuple[float, float]
+    difference_limit: float
+    states: dict[str, list[ExplorerState]]
+    pair_states: list[list[ExplorerState]]
+    widgets: dict[str, Any]
+
+    def __getitem__(self, keyword: str) -> Any:
+        if keyword not in self.widgets:
+            raise KeyError(
+                f"{self.spec.title} has no explorer {keyword!r}; it has: " + ", ".join(self.widgets)
+            )
+        return self.widgets[keyword]
+
+
+def _value(control: Control, value: Any, side: int) -> Any:
+    if control.pixels:
+        return round(float(value) * side / _REFERENCE_SIDE, 2)
+    return value
+
+
+def _marked(state_kind: str, result: Any, pe_axis: int, shape: tuple[int, ...]) -> Any:
+    if state_kind == "subsampling":
+        return ~np.asarray(result.mask, dtype=bool)
+    if state_kind == "motion":
+        lines = np.asarray(result.lines, dtype=bool)
+        along = lines[:, None] if pe_axis == 0 else lines[None, :]
+        return np.broadcast_to(along, shape).copy()
+    return None
+
+
+def artefact_explorer(
+    clean: np.ndarray, name: str, *, seed: int = 0, dpi: int = EXPLORER_DPI, colours: int = 256
+) -> ArtefactExplorer:
+    """The static explorers of one artefact, working without a kernel.
+
+    Parameters
+    ----------
+    clean : ndarray of shape (H, W)
+        The clean slice, scaled to [0, 1], at least `EXPLORER_MIN_SIDE` pixels a side (the
+        book uses at most `EXPLORER_SIDE`).
+    name : {"bias", "subsampling", "rigid motion", "periodic motion", "noise"}
+        A key of `EXPLORERS`.
+    seed : int
+        One seed for every frame.
+    dpi, colours : int
+        Resolution and palette size of the frames (`mtmri_lib.plotting.base.figure_png`).
+
+    Returns
+    -------
+    ArtefactExplorer
+        ``explorer[keyword]``: a box (heading, labelled control, stack of frames), the
+        control (`control_of` the row) a ``SelectionSlider`` or ``Dropdown`` whose
+        ``index`` is ``jslink``-ed to the stack; ``explorer["pair"]``: a box (heading, two
+        labelled controls, a stack of stacks), the first control linked to the outer
+        stack, the second to every inner one.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, a clean slice that is not a finite 2-D image of at least
+        `EXPLORER_MIN_SIDE` pixels a side, or ``colours`` outside 2-256.
+    """
+    import ipywidgets as widgets
+
+    if name not in EXPLORERS:
+        raise ValueError(f"name must be one of {', '.join(map(repr, EXPLORERS))}; got {name!r}")
+    clean = np.asarray(clean, dtype=np.float64)
+    if clean.ndim != 2 or not np.all(np.isfinite(clean)):
+        raise ValueError(f"clean must be a finite 2-D image; got shape {clean.shape}")
+    if min(clean.shape) < EXPLORER_MIN_SIDE:
+        # Below it the default rigid motion cannot lay out its 24 segments.
+        raise ValueError(
+            f"clean must be at least {EXPLORER_MIN_SIDE} x {EXPLORER_MIN_SIDE} pixels; got "
+            f"{clean.shape[0]} x {clean.shape[1]}"
+        )
+    if not isinstance(colours, int) or isinstance(colours, bool) or not 2 <= colours <= 256:
+        raise ValueError(f"colours must be an int from 2 to 256; got {colours!r}")
+    spec = EXPLORERS[name]
+    side = int(clean.shape[0])
+    computed: dict[str, ExplorerState] = {}
+
+    def state(overrides: dict[str, Any]) -> ExplorerState:
+        pinned = dict(spec.fixed)
+        for control in spec.controls:
+            chosen = overrides.get(control.keyword, control.default)
+            pinned[control.keyword] = _value(control, chosen, side)
+        call = corrupt_call(spec.kind, seed, pinned)
+        if call not in computed:
+            result = corrupt(clean, spec.kind, seed, zscore=False, **pinned)
+            image = np.real(result.image).astype(np.float64)
+            axis = int(pinned.get("pe_axis", 0))
+            computed[call] = ExplorerState(
+                pinned=pinned,
+                image=image,
+                params=result.params,
+                ssim=float(METRICS["ssim"](clean, image)),
+                vif=float(METRICS["vif"](clean, image)),
+                call=call,
+                marked=_marked(spec.kind, result, axis, clean.shape),
+            )
+        return computed[call]
+
+    states = {c.keyword: [state({c.keyword: value}) for value in c.values] for c in spec.controls}
+    (first, first_indices), (second, second_indices) = spec.pair
+    first_control, second_control = spec.control(first), spec.control(second)
+    pair_states = [
+        [
+            state({first: first_control.values[i], second: second_control.values[j]})
+            for j in second_indices
+        ]
+        for i in first_indices
+    ]
+    k_limits = kspace_limits(kspace_log(fft2c(clean)), percentiles=EXPLORER_KSPACE_PERCENTILES)
+    spread = [
+        float(np.percentile(np.abs(s.image - clean), _DIFFERENCE_PERCENTILE))
+        for s in computed.values()
+    ]
+    limit = max(spread) if spread and max(spread) > 0 else 1.0
+    mark = "not acquired" if spec.kind == "subsampling" else "corrupted"
+    frames: dict[str, Any] = {}
+
+    def frame(s: ExplorerState) -> Any:
+        # One frame per distinct state, shared by every stack that shows it.
+        if s.call not in frames:
+            fig = plot_explorer_state(
+                clean,
+                s.image,
+                kspace_limits=k_limits,
+                difference_limit=limit,
+                marked=s.marked,
+                mark=mark,
+            )
+            picture = widgets.Image(value=figure_png(fig, dpi, colours=colours), format="png")
+            text = widgets.HTML(
+                f"SSIM {s.ssim:.3f}, VIF {s.vif:.3f} (against the clean slice)<br>"
+                f"<code>{html.escape(s.call)}</code>"
+            )
+            frames[s.call] = widgets.VBox([picture, text])
+        return frames[s.call]
+
+    defaults = ", ".join(
+        f"{c.label} {c.readout(_value(c, c.default, side))}" for c in spec.controls
+    )
+    note = (
+        f"the others at their defaults ({defaults}); seed {seed}; difference scale "
+        f"+-{limit:.3g} in every frame"
+    )
+    boxes: dict[str, Any] = {}
+    for control in spec.controls:
+        index = control.values.index(control.default)
+        stack = widgets.Stack([frame(s) for s in states[control.keyword]], selected_index=index)
+        row = _chooser(control, range(len(control.values)), index, side)
+        widgets.jslink((control_of(row), "index"), (stack, "selected_index"))
+        heading = widgets.HTML(f"<b>{spec.title}</b>: {control.label}; {note}")
+        boxes[control.keyword] = widgets.VBox([heading, row, stack])
+    first_start = _closest(first_indices, first_control.values.index(first_control.default))
+    second_start = _closest(second_indices, second_control.values.index(second_control.default))
+    outer_chooser = _chooser(first_control, first_indices, first_start, side)
+    inner_chooser = _chooser(second_control, second_indices, second_start, side)
+    inners = []
+    for row in pair_states:
+        inner = widgets.Stack([frame(s) for s in row], selected_index=second_start)
+        widgets.jslink((control_of(inner_chooser), "index"), (inner, "selected_index"))
+        inners.append(inner)
+    outer = widgets.Stack(inners, selected_index=first_start)
+    widgets.jslink((control_of(outer_chooser), "index"), (outer, "selected_index"))
+    heading = widgets.HTML(
+        f"<b>{spec.title}</b>: {first_control.label} and {second_control.label} together; " + note
+    )
+    boxes["pair"] = widgets.VBox([heading, outer_chooser, inner_chooser, outer])
+    return ArtefactExplorer(spec, seed, k_limits, limit, states, pair_states, boxes)
+
+
+def _closest(indices: Sequence[int], wanted: int) -> int:
+    """The position in ``indices`` of the value index nearest ``wanted``."""
+    return min(range(len(indices)), key=lambda k: abs(indices[k] - wanted))
+
+
+def _chooser(control: Control, indices: Sequence[int], start: int, side: int) -> Any:
+    """A control over ``control.values[indices]`` whose readout is each real value; its
+    ``index`` trait is what the stacks follow.
+
+    The control has no ``description``: the widget manager typesets descriptions with
+    MathJax 2's API, which fails on pages where the book loads MathJax 3; its name is an
+    HTML label beside it instead (see `control_of`).
+    """
+    import ipywidgets as widgets
+
+    options = [
+        (control.readout(_value(control, control.values[i], side)), k)
+        for k, i in enumerate(indices)
+    ]
+    common = {"options": options, "value": start, "layout": widgets.Layout(width="420px")}
+    if control.widget == "dropdown":
+        chooser = widgets.Dropdown(**common)
+    else:
+        chooser = widgets.SelectionSlider(continuous_update=True, readout=True, **common)
+    label = widgets.HTML(
+        f"<b>{html.escape(control.label)}</b>", layout=widgets.Layout(width="170px")
+    )
+    return widgets.HBox([label, chooser])
+
+
+def control_of(row: Any) -> Any:
+    """The control (``SelectionSlider`` or ``Dropdown``) of a labelled row of an explorer."""
+    return row.children[1]
+
+
+def panel_png(clean: np.ndarray, corrupted: np.ndarray, title: str, dpi: int = 80) -> bytes:
+    """One explorer frame (`plot_explorer_state`) on the clean slice's own k-space scale and
+    this frame's own difference scale, as PNG bytes (the live explorer's picture)."""
+    diff = np.real(np.asarray(corrupted)) - clean
+    limit = float(np.abs(diff).max()) or 1.0
+    k_limits = kspace_limits(kspace_log(fft2c(clean)), percentiles=EXPLORER_KSPACE_PERCENTILES)
+    fig = plot_explorer_state(
+        clean, corrupted, kspace_limits=k_limits, difference_limit=limit, title=title
+    )
+    return figure_png(fig, dpi)
 
 
 def _pinned(kind: str, value: Any) -> dict[str, Any]:
@@ -63,63 +591,6 @@ def _pinned(kind: str, value: Any) -> dict[str, Any]:
     return {"snr_db": value}
 
 
-def panel_png(clean: np.ndarray, corrupted: np.ndarray, title: str, dpi: int = 80) -> bytes:
-    """One PNG with three panels: the corrupted image, its log k-space, the difference."""
-    fig, axes = figure(1, 3, (7.5, 2.7))
-    axes = axes[0]
-    diff = corrupted - clean
-    limit = float(np.abs(diff).max()) or 1.0
-    image_panel(axes[0], corrupted, "image", limits=(0.0, max(1.0, float(clean.max()))))
-    kspace_panel(axes[1], fft2c(corrupted), "log10 |k-space|")
-    difference_panel(axes[2], diff, f"difference (max {limit:.2f})", limit=limit, colorbar=False)
-    fig.suptitle(title, fontsize=10)
-    return figure_png(fig, dpi)
-
-
-def artefact_explorer(
-    clean: np.ndarray,
-    kind: str,
-    *,
-    values: Sequence[Any] | None = None,
-    seed: int = 0,
-    dpi: int = 80,
-):
-    """A slider over one artefact's strength, working without a kernel.
-
-    Parameters
-    ----------
-    clean : ndarray of shape (H, W)
-        The clean slice, scaled to [0, 1].
-    kind : {"bias", "subsampling", "motion", "noise"}
-    values : sequence, optional
-        Strengths to precompute (default: ``EXPLORERS[kind]``).
-    seed : int
-        One seed for every strength, so only the strength changes.
-
-    Returns
-    -------
-    ipywidgets.VBox
-        A slider ``jslink``-ed to a ``Stack`` of precomputed images; its ``.children`` are
-        (label, slider, stack).
-    """
-    if kind not in EXPLORERS:
-        raise ValueError(f"kind must be one of {', '.join(EXPLORERS)}; got {kind!r}")
-    description, default_values, extra = EXPLORERS[kind]
-    values = list(default_values if values is None else values)
-    if not values:
-        raise ValueError("values must not be empty")
-    pictures = []
-    for value in values:
-        result = corrupt(clean, kind, seed, zscore=False, **extra, **_pinned(kind, value))
-        pictures.append(panel_png(clean, result.image, f"{kind}: {description} = {value}", dpi))
-    label = (
-        f"<b>{kind}</b>: slide through {description} = "
-        + ", ".join(str(v) for v in values)
-        + " (one random seed for all)"
-    )
-    return _linked_stack(pictures, label, "setting", readout=False)
-
-
 def _linked_stack(pictures: Sequence[bytes], label: str, description: str, *, readout: bool):
     """(label, slider, stack): an ``IntSlider`` ``jslink``-ed to a ``Stack`` of PNG images, so
     the slider works in the browser with no kernel."""
@@ -128,16 +599,13 @@ def _linked_stack(pictures: Sequence[bytes], label: str, description: str, *, re
     stack = widgets.Stack(
         [widgets.Image(value=png, format="png") for png in pictures], selected_index=0
     )
+    # No ``description``: the widget manager typesets it with MathJax 2's API, which fails
+    # where the book loads MathJax 3; the word goes in the label above instead.
     slider = widgets.IntSlider(
-        value=0,
-        min=0,
-        max=len(pictures) - 1,
-        description=description,
-        readout=readout,
-        continuous_update=True,
+        value=0, min=0, max=len(pictures) - 1, readout=readout, continuous_update=True
     )
     widgets.jslink((slider, "value"), (stack, "selected_index"))
-    return widgets.VBox([widgets.HTML(label), slider, stack])
+    return widgets.VBox([widgets.HTML(f"{label} ({description}: the slider)"), slider, stack])
 
 
 def live_artefact_explorer(clean: np.ndarray):
