@@ -199,7 +199,7 @@ def _window_1d(side: int) -> np.ndarray:
 
 
 #: Outputs per block of the banded matrix products of `_valid_filter_axis`.
-_VIF_BLOCK = 24
+_VIF_BLOCK = 16
 
 
 def _band(outputs: int, weights: np.ndarray) -> np.ndarray:
@@ -239,6 +239,27 @@ def _valid_rows(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
+def _valid_columns(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ "Valid" correlation along axis -1, as matrix products of column blocks.
+
+    Each block of `_VIF_BLOCK` output columns is the input columns it needs (a view) times
+    the transposed band, written in place: no transposed copy of the stack is made.
+    """
+    taps, size = len(weights), x.shape[-1]
+    outputs = size - taps + 1
+    block = min(_VIF_BLOCK, outputs)
+    out = np.empty((*x.shape[:-1], outputs))
+    band = np.ascontiguousarray(_band(block, weights).T)
+    full = outputs - outputs % block
+    for start in range(0, full, block):
+        np.matmul(
+            x[..., start : start + block + taps - 1], band, out=out[..., start : start + block]
+        )
+    if full < outputs:
+        np.matmul(x[..., full:], _band(outputs - full, weights).T, out=out[..., full:])
+    return out
+
+
 def _valid_filter_axis(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
     """1-D "valid" correlation of ``x`` with the odd-length ``weights`` along ``axis``
     (-2 or -1).
@@ -253,8 +274,7 @@ def _valid_filter_axis(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndar
     if size >= taps:
         if axis in (-2, x.ndim - 2):
             return _valid_rows(np.ascontiguousarray(x), weights)
-        swapped = np.ascontiguousarray(np.swapaxes(x, -1, -2))
-        return np.ascontiguousarray(np.swapaxes(_valid_rows(swapped, weights), -1, -2))
+        return _valid_columns(x, weights)
     pad = [(0, 0)] * x.ndim
     pad[axis] = (taps - 1, taps - 1)
     full = ndimage.correlate1d(np.pad(x, pad), weights, axis=axis, mode="constant")
