@@ -55,6 +55,86 @@ def test_smoke_book_executes_and_builds(smoke_book):
     assert scripts and not [s for s in scripts if "://" in s], scripts
 
 
+def _pages(index: Path) -> dict[str, str]:
+    return {p.stem: p.read_text() for p in sorted((index.parent / "book").glob("*.html"))}
+
+
+@pytest.mark.book
+def test_every_page_folds_its_provenance_and_hides_the_injected_parameters(smoke_book):
+    _, _, index = smoke_book
+    for name, html in _pages(index).items():
+        if name in ("intro", "decisions", "references"):
+            continue
+        # An HTML table folded in <details>, never the raw Markdown of a table.
+        assert re.search(r'<details class="mtmri-provenance"><summary>Provenance', html), name
+        assert '<table class="mtmri-provenance-table">' in html, name
+        assert "|---|---|" not in html, name
+        # papermill's injected cell (this machine's output_dir) is not on the page.
+        assert "injected-parameters" not in html, name
+        assert "# Parameters" not in html, name
+        # The import block is folded (a collapsible <details> above the input).
+        assert 'class="admonition hide above-input"' in html, name
+
+
+@pytest.mark.book
+def test_pages_have_equations_numbered_figures_citations_and_no_noise(smoke_book):
+    _, _, index = smoke_book
+    pages = _pages(index)
+    # MathJax renders the loss chapter's equations, served by the book itself.
+    assert pages["loss"].count('class="math') >= 3
+    assert '<script defer="defer" src="../_static/mathjax/tex-mml-chtml.js' in pages["loss"]
+    assert (index.parent / "_static" / "mathjax" / "tex-mml-chtml.js").exists()
+    # Numbered, captioned figures, cross-referenced from the text.
+    for name in ("model", "training", "figures"):
+        figures = re.findall(r"<figure.*?</figure>", pages[name], flags=re.S)
+        assert figures, name
+        for figure in figures:
+            assert '<span class="caption-number">Fig. ' in figure, name
+    assert re.search(r'href="#fig-model-architecture"', pages["model"])
+    # The bibliography lists the cited works; the chapters link to it.
+    assert pages["references"].count('role="doc-biblioentry"') >= 8
+    for key in ("Tustison", "Zbontar", "Ledig", "Ronneberger", "Dabov"):
+        assert key in pages["references"], key
+    assert 'href="references.html#' in pages["loss"]
+    # No Keras epoch log and no progress bar reaches a page.
+    for name, html in pages.items():
+        assert not re.search(r"Epoch \d+/\d+", html), name
+        assert "it/s]" not in html and "slice/s]" not in html, name
+    # The results chapter opens with the claims x verdict overview; the front page shows it.
+    results = pages["results"]
+    # (before the first table's section; the page's side bar lists the sections earlier)
+    assert results.index('class="mtmri-verdict-count"') < results.index('id="results-table-3"')
+    assert 'class="mtmri-verdict-count"' in pages["intro"]
+    assert 'href="results.html#results-table-3"' in pages["intro"]
+
+
+@pytest.mark.book
+def test_pages_load_their_scripts_once_have_a_favicon_and_stay_small(smoke_book):
+    _, _, index = smoke_book
+    for name, html in _pages(index).items():
+        assert html.count("const THEBE_JS_URL") <= 1, name
+        assert html.count("var togglebuttonSelector") <= 1, name
+        assert re.search(r'<link rel="icon" href="../_static/favicon.svg"', html), name
+        assert len(html.encode()) < 15 * 2**20, f"{name}: {len(html.encode())} bytes"
+    # The figures of these chapters fit the 784 px column (a few pixels of tight bounding
+    # box aside), so the page does not shrink their text.
+    import struct
+
+    for name in ("model", "training", "results", "figures"):
+        html = (index.parent / "book" / f"{name}.html").read_text()
+        for source in re.findall(r'<img[^>]*src="([^"]+\.png)"', html):
+            header = (index.parent / "book" / source).read_bytes()[:24]
+            width = struct.unpack(">I", header[16:20])[0]
+            assert width <= 830, f"{name}: {source} is {width} px wide"
+    # The widget manager's icon fonts are served, under both names its style sheet uses.
+    html_dir = index.parent
+    assert sorted(p.name for p in (html_dir / "webfonts").glob("fa-solid-900.woff*")) == [
+        "fa-solid-900.woff",
+        "fa-solid-900.woff2",
+    ]
+    assert list((html_dir / "_static").glob("*.woff2"))
+
+
 def test_failing_notebook_names_notebook_and_cell(tmp_path):
     import nbformat
 
@@ -188,3 +268,71 @@ def test_the_figure_check_tells_drawings_from_data_helpers():
     assert _draws("plot_gallery(entries)")
     assert not _draws("models = figure_models(trained)")
     assert not _draws("%matplotlib inline")
+
+
+def test_the_injected_parameters_cell_is_tagged_off_the_page(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            'output_dir = "/home/me/x"', metadata={"tags": ["injected-parameters"]}
+        ),
+        nbformat.v4.new_code_cell("x = 1"),
+    ]
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, path)
+    assert book.hide_injected_parameters(path) == 1
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[1].metadata["tags"] == ["injected-parameters", "remove-cell"]
+    assert cells[0].metadata["tags"] == ["parameters"]
+    assert "tags" not in cells[2].metadata
+    assert book.hide_injected_parameters(path) == 0
+
+
+def test_progress_bars_are_dropped_and_nothing_else(tmp_path):
+    import nbformat
+
+    bar = "evaluating: 100%|##########| 1728/1728 [00:40<00:00, 42.9slice/s]"
+    table = "| a | b |\n|---|---|\n| 1 | 2 |"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "x = 1",
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data",
+                    data={
+                        "application/vnd.jupyter.widget-view+json": {"model_id": "aa"},
+                        "text/plain": bar,
+                    },
+                ),
+                nbformat.v4.new_output("display_data", data={"text/plain": table}),
+                nbformat.v4.new_output("stream", name="stdout", text="5184 scores\n"),
+            ],
+        )
+    ]
+    # The bar's saved widget state goes with it (its box "aa" and its label "bb"), the
+    # state of another widget ("cc", showing "dd") stays.
+    notebook.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            "state": {
+                "aa": {"state": {"children": ["IPY_MODEL_bb"]}},
+                "bb": {"state": {"value": bar}},
+                "cc": {"state": {"children": ["IPY_MODEL_dd"]}},
+                "dd": {"state": {"value": "slider"}},
+            }
+        }
+    }
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, path)
+    assert book.drop_progress_bars(path) == 1
+    executed = nbformat.read(path, as_version=4)
+    state = executed.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert sorted(state) == ["cc", "dd"]
+    outputs = executed.cells[0].outputs
+    assert [o.get("data", {}).get("text/plain", o.get("text")) for o in outputs] == [
+        table,
+        "5184 scores\n",
+    ]

@@ -90,17 +90,23 @@ def test_figure1_differences_share_one_symmetric_scale(sets, corrector):
     differences = [ax for ax in _images(fig) if ax.get_title().endswith("- clean")]
     assert len(differences) == 8
     clean = sets.clean[0].astype(np.float64)
-    largest = 0.0
+    magnitudes = []
     for name in RFig.FIGURE1_SETS.values():
         corrupted = sets[name].corrupted[0].astype(np.float64)
-        largest = max(
-            largest,
-            np.abs(corrupted - clean).max(),
-            np.abs(corrector(corrupted).astype(np.float64) - clean).max(),
-        )
+        magnitudes += [
+            np.abs(corrupted - clean).ravel(),
+            np.abs(corrector(corrupted).astype(np.float64) - clean).ravel(),
+        ]
+    pooled = np.concatenate(magnitudes)
+    # The robust scale: the 99th percentile of every |difference| together, not the largest.
+    robust = np.percentile(pooled, RF.ROBUST_PERCENTILE)
+    assert robust < pooled.max()
     for ax in differences:
         low, high = _clim(ax)
-        assert low == pytest.approx(-high) and high == pytest.approx(largest, rel=1e-5)
+        assert low == pytest.approx(-high) and high == pytest.approx(robust, rel=1e-5)
+    assert any(f"{RF.ROBUST_PERCENTILE:g}th pct" in ax.get_ylabel() for ax in fig.axes)
+    # At most 7.8 inches wide (the 784 px column at 100 dpi), so 9 pt text is not shrunk.
+    assert fig.get_size_inches()[0] <= 7.8
     greys = [ax for ax in _images(fig) if ax not in differences]
     assert {_clim(ax) for ax in greys} == {(float(clean.min()), float(clean.max()))}
 
@@ -172,7 +178,10 @@ def test_figure2_slice_residuals_and_orthogonal_view(corrected_volume):
     top, bottom = panels[:6], panels[6:]
     assert [ax.get_title().split("\n")[0] for ax in top[2:]] == [f"p_{h}" for h in HEADS]
     residuals = {h: corrected_volume.residuals[h][2] for h in HEADS}
-    limit = max(np.abs(r).max() for r in residuals.values())
+    pooled = np.concatenate([np.abs(r).ravel() for r in residuals.values()])
+    limit = np.percentile(pooled, RF.ROBUST_PERCENTILE)
+    # Two rows of three for the slice, the orthogonal views below: the 784 px column.
+    assert fig.get_size_inches()[0] <= 7.8
     for ax, head in zip(top[2:], HEADS, strict=True):
         assert _clim(ax) == pytest.approx((-limit, limit), rel=1e-5)
         mean = re.search(r"mean \|p\| (\S+)", ax.get_title()).group(1)
@@ -290,6 +299,14 @@ def test_model_caption_names_profile_and_data(corrector):
     )
     assert RFig.model_caption(corrector) == corrector.name
     json.dumps(RFig.FIGURE1_SETS)  # plain names, also usable as papermill parameters
+
+
+def test_a_robust_residual_limit_is_a_percentile_of_every_head_together():
+    outputs = {"bias": np.arange(101.0), "noise": -np.arange(101.0), "image": np.full(3, 1e6)}
+    assert RF.residual_limit(outputs, percentile=99.0) == pytest.approx(99.0)
+    assert RF.residual_limit(outputs, percentile=50.0) == pytest.approx(50.0)
+    with pytest.raises(ValueError, match="percentile must be in"):
+        RF.residual_limit(outputs, percentile=0)
 
 
 def test_residual_limit_is_shared_and_ignores_the_image():

@@ -11,6 +11,7 @@ from ..artefacts import KINDS
 from ..data.evalsets import EvalSets
 from ..data.slicesets import SliceSet, volume_contrast
 from .base import figure, image_panel
+from .layout import column_size
 
 __all__ = [
     "plot_subjects",
@@ -43,7 +44,7 @@ def plot_subjects(
     if real:
         rows.append(("real images", list(real)))
     columns = max(len(panels) for _, panels in rows)
-    fig, axes = figure(len(rows), columns, (2.2 * columns, 2.4 * len(rows)))
+    fig, axes = figure(len(rows), columns, column_size(2.2 * columns, 2.4 * len(rows)))
     for r, (contrast, panels) in enumerate(rows):
         for c in range(columns):
             ax = axes[r, c]
@@ -60,7 +61,7 @@ def plot_subjects(
 def plot_examples(sets: Mapping[str, SliceSet], n_columns: int = 5):
     """Example slices of each split, spread evenly over the split (one row per split)."""
     names = [name for name, s in sets.items() if len(s)]
-    fig, axes = figure(len(names), n_columns, (2.1 * n_columns, 2.3 * len(names)))
+    fig, axes = figure(len(names), n_columns, column_size(2.1 * n_columns, 2.3 * len(names)))
     for row, name in enumerate(names):
         slice_set = sets[name]
         chosen = np.unique(np.linspace(0, len(slice_set) - 1, n_columns).round().astype(int))
@@ -92,7 +93,7 @@ def plot_artefact_distribution(samples: Any):
 
     ``samples`` is the DataFrame of `describe_samples`.
     """
-    fig, axes = figure(2, 4, (13, 5.6))
+    fig, axes = figure(2, 4, column_size(13, 5.6))
     axes = axes.ravel()
     counts = samples["kind"].value_counts().reindex(list(KINDS))
     counts = counts.dropna()
@@ -144,7 +145,7 @@ def plot_eval_sets(sets: EvalSets, index: int = 0):
     for name in sets.names:
         by_table.setdefault(sets[name].setting.table, []).append(name)
     n_columns = 1 + max(len(v) for v in by_table.values())
-    fig, axes = figure(len(by_table), n_columns, (2.3 * n_columns, 2.4 * len(by_table)))
+    fig, axes = figure(len(by_table), n_columns, column_size(2.3 * n_columns, 2.4 * len(by_table)))
     clean = sets.clean[index]
     limits = (float(clean.min()), float(clean.max()))
     for row, (table, names) in enumerate(sorted(by_table.items())):

@@ -15,6 +15,7 @@ from ..evaluation import Method, corrected_images
 from ..metrics import METRIC_LABELS
 from ..protocols import EvaluationSets
 from .base import figure
+from .layout import column_size
 
 __all__ = [
     "plot_corrections",
@@ -38,7 +39,7 @@ def plot_corrections(
     images = corrected_images(sets, set_name, methods, index)
     clean = images.pop("clean")
     shown = {"clean": clean, **{label: znorm(image) for label, image in images.items()}}
-    fig, axes = figure(2, len(shown), (2.2 * len(shown), 4.6))
+    fig, axes = figure(2, len(shown), column_size(2.2 * len(shown), 4.6))
     low, high = float(clean.min()), float(clean.max())
     differences = {label: image - clean for label, image in shown.items()}
     limit = max(float(np.max(np.abs(d))) for d in differences.values()) or 1.0
@@ -66,7 +67,7 @@ def plot_score_distributions(
 ):
     """Per-slice scores: one panel per (metric, set), one box per method, slices as dots."""
     rows, columns = len(metrics), len(set_names)
-    fig, axes = figure(rows, columns, (3.2 * columns, 2.8 * rows))
+    fig, axes = figure(rows, columns, column_size(3.2 * columns, 2.8 * rows))
     for r, metric in enumerate(metrics):
         for c, set_name in enumerate(set_names):
             ax = axes[r, c]
@@ -94,7 +95,7 @@ def plot_paired_differences(
 ):
     """Per-slice differences between two variants of the same method, one panel per pair:
     ``pairs`` maps a title to (method a, method b); each dot is a slice, a - b, per set."""
-    fig, axes = figure(1, len(pairs), (3.4 * len(pairs), 2.8))
+    fig, axes = figure(1, len(pairs), column_size(3.4 * len(pairs), 2.8))
     for ax, (title, (a, b)) in zip(axes[0], pairs.items(), strict=True):
         part = scores[scores["metric"] == metric]
         wide = part.pivot_table(index=["set", "slice"], columns="method", values="value")
@@ -147,7 +148,7 @@ def plot_metric_fidelity(scores: pd.DataFrame, metric: str = "ssim"):
 def plot_corruption_distributions(samples: pd.DataFrame, columns: Sequence[str]):
     """Histograms of some columns of `sample_training_corruptions`, one colour per variant
     (a column whose values span more than two decades is shown on a log axis)."""
-    fig, axes = figure(1, len(columns), (3.2 * len(columns), 2.6))
+    fig, axes = figure(1, len(columns), column_size(3.2 * len(columns), 2.6))
     for ax, column in zip(axes[0], columns, strict=True):
         values = samples[column].dropna()
         low, high = float(values.min()), float(values.max())

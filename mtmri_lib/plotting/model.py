@@ -1,7 +1,7 @@
 """Figures of the model and loss chapters, drawn on `mtmri_lib.plotting.base`.
 
 `plot_kernels` (Table 1), `plot_kernel_responses`, `plot_loss_comparison`,
-`plot_kspace_branch`, `plot_model_outputs`.
+`plot_kspace_branch`, `plot_model_outputs`, `plot_architecture` (with `architecture_parts`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ __all__ = [
     "plot_loss_comparison",
     "plot_kspace_branch",
     "plot_model_outputs",
+    "architecture_parts",
+    "plot_architecture",
 ]
 
 
@@ -184,8 +186,9 @@ def plot_kspace_branch(image: np.ndarray, parts: Mapping[str, Any], task: str, i
         ("image branch residual", image_res, {"symmetric": True}),
         (f"residual p_{task}\n(sum of both)", kspace_res + image_res, {"symmetric": True}),
     ]
-    fig, axes = figure(1, len(panels), (2.5 * len(panels), 3.0))
-    for ax, (title, data, options) in zip(axes[0], panels, strict=True):
+    # Two rows of three, sized for the book's 784 px column (9 pt text at that width).
+    fig, axes = figure(2, 3, (7.8, 5.6))
+    for ax, (title, data, options) in zip(axes.flat, panels, strict=True):
         shown = image_panel(ax, data, title, **options)
         fig.colorbar(shown, ax=ax, shrink=0.7)
     return fig
@@ -212,13 +215,130 @@ def plot_model_outputs(
         u, each residual (own symmetric scale; title gives its mean |p|), the restored image.
     """
     tasks = [k for k in outputs if k != "image"] if tasks is None else list(tasks)
-    fig, axes = figure(1, len(tasks) + 2, (2.5 * (len(tasks) + 2), 3.0))
-    image_panel(axes[0, 0], image, "input u")
-    for ax, task in zip(axes[0, 1 : 1 + len(tasks)], tasks, strict=True):
+    columns = -(-(len(tasks) + 2) // 2)
+    # Two rows, sized for the book's 784 px column (9 pt text at that width).
+    fig, axes = figure(2, columns, (7.8, 5.6))
+    panels = list(axes.flat)
+    for ax in panels[len(tasks) + 2 :]:
+        ax.set_axis_off()
+    image_panel(panels[0], image, "input u")
+    for ax, task in zip(panels[1 : 1 + len(tasks)], tasks, strict=True):
         residual = np.asarray(outputs[task])
         shown = image_panel(
             ax, residual, f"p_{task}\nmean |p| {np.mean(np.abs(residual)):.3f}", symmetric=True
         )
         fig.colorbar(shown, ax=ax, shrink=0.7)
-    image_panel(axes[0, -1], outputs["image"], "output: znorm(u + sum p)")
+    image_panel(panels[len(tasks) + 1], outputs["image"], "output: znorm(u + sum p)")
+    return fig
+
+
+def _count(n: int) -> str:
+    """A parameter count in a few characters: 950, 12.3k, 4.56M."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    if n >= 1_000:
+        return f"{n / 1e3:.1f}k"
+    return str(n)
+
+
+def _short(part: str) -> str:
+    return (
+        part.replace("encoder ", "enc ").replace("decoder ", "dec ").replace("bottleneck", "bottl.")
+    )
+
+
+def architecture_parts(model) -> list[dict[str, Any]]:
+    """The parts of each branch of a built `build_model` network, in the order data flows:
+    rows ``{"branch", "part", "trainable", "non_trainable", "height", "width", "channels"}``,
+    the shape being the output of the part's last layer (read from the model's layers)."""
+    from ..models import BRANCHES, _part, model_parameter_breakdown
+
+    shapes: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for layer in model.layers:
+        branch = layer.name.split("_", 1)[0]
+        if branch not in BRANCHES or "_" not in layer.name:
+            continue
+        shape = getattr(getattr(layer, "output", None), "shape", None)
+        if shape is None or len(shape) != 4:
+            continue
+        shapes[(branch, _part(layer.name))] = (int(shape[1]), int(shape[2]), int(shape[3]))
+    rows = []
+    for row in model_parameter_breakdown(model):
+        height, width, channels = shapes.get((row["branch"], row["part"]), (0, 0, 0))
+        rows.append({**row, "height": height, "width": width, "channels": channels})
+    return rows
+
+
+def plot_architecture(model, *, title: str | None = None):
+    """The dual-domain network drawn from a built model's layers (`architecture_parts`): one
+    lane per branch (image above, k-space below), one box per part (stem, encoder blocks,
+    bottleneck, decoder blocks, heads) placed lower the coarser its resolution, labelled with
+    its output size x channels and trainable parameters; dashed lines are the U-Net skips
+    (a part to the decoder block of the same resolution), and the heads of both branches add
+    into one residual p_i per task."""
+    from matplotlib.patches import FancyBboxPatch
+
+    rows = [r for r in architecture_parts(model) if r["part"] != "input step"]
+    if not rows:
+        raise ValueError(
+            "the model has no layers named {branch}_{part}_...: not a build_model network"
+        )
+    branches = list(dict.fromkeys(r["branch"] for r in rows))
+    full = max(r["height"] for r in rows) or 1
+    n = max(sum(r["branch"] == b for r in rows) for b in branches)
+    levels = max(int(round(np.log2(full / r["height"]))) for r in rows if r["height"])
+    lane_height = 1.9 + 0.8 * levels
+    fig, axes = figure(1, 1, (7.8, 0.9 + 0.62 * lane_height * len(branches)))
+    ax = axes[0, 0]
+    ax.set_axis_off()
+    box_w, box_h = 0.94, 0.98
+    colours = {"ste": "#d9d9d9", "enc": "#9ecae1", "bot": "#fdae6b", "dec": "#a1d99b"}
+    tasks = [name for name in getattr(model, "output_names", []) if name != "image"]
+    for lane, branch in enumerate(branches):
+        top = -lane * (lane_height + 0.5)
+        label = "image branch, on u" if branch == "image" else "k-space branch, on fft2c(u)"
+        ax.text(-0.5, top + 0.25, label, fontsize=10, fontweight="bold", ha="left")
+        centres: dict[str, tuple[float, float, int]] = {}
+        for index, row in enumerate(r for r in rows if r["branch"] == branch):
+            level = int(round(np.log2(full / row["height"]))) if row["height"] else 0
+            x, y = float(index), top - level * 0.8
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - box_w / 2, y - box_h),
+                    box_w,
+                    box_h,
+                    boxstyle="round,pad=0.01",
+                    facecolor=colours.get(row["part"][:3], "#fbb4b9"),
+                    edgecolor="0.3",
+                )
+            )
+            name = f"{len(tasks)} heads" if row["part"] == "heads" else _short(row["part"])
+            size = f"{row['height']}²×{row['channels']}" if row["height"] else ""
+            for offset, text in zip(
+                (0.2, 0.49, 0.78), (name, size, _count(row["trainable"])), strict=True
+            ):
+                ax.text(x, y - offset, text, ha="center", va="center", fontsize=9)
+            centres[row["part"]] = (x, y, level)
+        decoders = {lvl: (x, y) for p, (x, y, lvl) in centres.items() if p.startswith("decoder")}
+        for part, (x, y, level) in centres.items():
+            if part.startswith(("encoder", "stem")) and level in decoders:
+                x2, y2 = decoders[level]
+                if x2 > x + 1:
+                    ax.plot(
+                        [x + box_w / 2, x2 - box_w / 2], [y - 0.1, y2 - 0.1], "--", lw=0.8, c="0.5"
+                    )
+    bottom = -(len(branches) - 1) * (lane_height + 0.5) - lane_height
+    ax.text(
+        (n - 1) / 2,
+        bottom + 0.3,
+        "per task: p_i = image head + k-space head (after its inverse FFT)\n"
+        f"tasks: {', '.join(tasks)};  output: znorm(u + Σ p_i)",
+        ha="center",
+        va="center",
+        fontsize=9,
+    )
+    ax.set_xlim(-0.55, n - 0.45)
+    ax.set_ylim(bottom, 0.7)
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig

@@ -24,6 +24,7 @@ the JSON sidecar as ``.record``); this module does not import TensorFlow itself.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,10 +39,17 @@ __all__ = [
     "plot_figure1",
     "plot_figure2",
     "residual_limit",
+    "robust_label",
+    "ROBUST_PERCENTILE",
     "residual_panel",
     "residual_panels",
     "plot_real_data",
 ]
+
+#: The percentile of |value| that sets the symmetric colour scale of the book's residual and
+#: difference maps (`residual_limit`): a few large values are clipped rather than leaving
+#: every other pixel nearly white.
+ROBUST_PERCENTILE = 99.0
 
 
 # --------------------------------------------------------------------------- Figure 1
@@ -100,10 +108,14 @@ def plot_figure1(
         for row, images in ((2, data["corrupted"]), (4, data["corrected"]))
         for artefact in artefacts
     }
-    limit = max(float(np.max(np.abs(d))) for d in differences.values()) or 1.0
+    limit = residual_limit(
+        {f"{row} {artefact}": d for (row, artefact), d in differences.items()},
+        percentile=ROBUST_PERCENTILE,
+    )
     grey = (float(clean.min()), float(clean.max()))
     columns = len(artefacts)
-    fig, axes = figure(5, columns, (2.3 * columns + 0.8, 12.0))
+    # Sized for the book's 784 px column, so 9 pt text stays 9 pt on the page.
+    fig, axes = figure(5, columns, (7.8, 10.4))
     shown = None
     for column, artefact in enumerate(artefacts):
         score = scores.loc[artefact]
@@ -135,7 +147,7 @@ def plot_figure1(
         shown,
         ax=list(axes[2]) + list(axes[4]),
         shrink=0.6,
-        label="difference to clean (z-score units)",
+        label=robust_label("difference to clean (z-score units)", limit),
     )
     origin = data["origin"]
     where = f" ({origin['volume']}, slice {origin['slice_index']})" if origin else ""
@@ -209,15 +221,23 @@ def plot_figure2(
     if not 0 <= row < height:
         raise ValueError(f"row must be in [0, {height - 1}]; got {row}")
 
-    fig, axes = figure(2, 2 + len(residuals), (2.3 * (2 + len(residuals)) + 0.8, 6.6))
-    # Top: one slice, the prediction and every residual.
+    # Sized for the book's 784 px column: the slice's panels in rows of three, then a row of
+    # the three orthogonal views.
+    top = -(-(2 + len(residuals)) // 3)
+    fig, axes = figure(top + 1, 3, (7.8, 2.4 * top + 3.0))
+    panels = list(axes[:top].flat)
+    for ax in panels[2 + len(residuals) :]:
+        ax.set_axis_off()
     grey = (float(volume[slice_index].min()), float(volume[slice_index].max()))
-    image_panel(axes[0, 0], volume[slice_index], f"input, slice {slice_index}", limits=grey)
-    axes[0, 0].axhline(row, color="y", linestyle="--", linewidth=0.8)
-    image_panel(axes[0, 1], corrected[slice_index], "prediction", limits=grey)
-    limit = residual_limit({t: r[slice_index] for t, r in residuals.items()})
+    image_panel(panels[0], volume[slice_index], f"input, slice {slice_index}", limits=grey)
+    panels[0].axhline(row, color="y", linestyle="--", linewidth=0.8)
+    image_panel(panels[1], corrected[slice_index], "prediction", limits=grey)
+    limit = residual_limit(
+        {t: r[slice_index] for t, r in residuals.items()}, percentile=ROBUST_PERCENTILE
+    )
     shown = None
-    for ax, (task, values) in zip(axes[0, 2:], residuals.items(), strict=True):
+    residual_axes = panels[2 : 2 + len(residuals)]
+    for ax, (task, values) in zip(residual_axes, residuals.items(), strict=True):
         mean = float(np.mean(np.abs(values[slice_index])))
         shown = image_panel(
             ax,
@@ -227,12 +247,11 @@ def plot_figure2(
             limits=(-limit, limit),
         )
     if shown is not None:
-        fig.colorbar(shown, ax=list(axes[0, 2:]), shrink=0.8, label="residual (input units)")
+        fig.colorbar(
+            shown, ax=residual_axes, shrink=0.8, label=robust_label("residual (input units)", limit)
+        )
 
-    # Bottom: the orthogonal view, three panels each two columns wide.
-    grid = axes[1, 0].get_gridspec()
-    for ax in axes[1]:
-        ax.remove()
+    # Bottom: the orthogonal view.
     spacing = _spacing(getattr(volume_result, "affine", None))
     affine = getattr(volume_result, "affine", None)
     # Put the slice that lies highest in the scanner (largest z) at the top.
@@ -247,21 +266,21 @@ def plot_figure2(
         "corrected - input": corrected[:, row, :] - volume[:, row, :],
     }
     view_grey = (float(views["input"].min()), float(views["input"].max()))
-    span = max(1, (2 + len(residuals)) // 3)
     for k, (name, view) in enumerate(views.items()):
-        ax = fig.add_subplot(grid[1, k * span : (k + 1) * span])
+        ax = axes[top, k]
         if name == "corrected - input":
-            shown = image_panel(ax, view, f"{name} (orthogonal view)", symmetric=True, **options)
+            shown = image_panel(ax, view, f"{name}\n(orthogonal view)", symmetric=True, **options)
             fig.colorbar(shown, ax=ax, shrink=0.8)
         else:
             image_panel(
-                ax, view, f"{name} (orthogonal view, row {row})", limits=view_grey, **options
+                ax, view, f"{name}\n(orthogonal view, row {row})", limits=view_grey, **options
             )
         ax.axhline(slice_index, color="y", linestyle="--", linewidth=0.8)
         if k == 0:  # one label: more would widen the gaps between the top row's panels
-            ax.set_ylabel("slice", fontsize=8)
+            ax.set_ylabel("slice", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        # Wrapped: one long line would widen the saved figure beyond the book's column.
+        fig.suptitle(textwrap.fill(title, 90), fontsize=10)
     return fig
 
 
@@ -270,18 +289,32 @@ def plot_figure2(
 
 def residual_limit(
     outputs: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+    *,
+    percentile: float = 100.0,
 ) -> float:
-    """The half-width of one symmetric colour scale for every residual given: the largest
-    |p| over all heads (the ``"image"`` output excluded), over every slice of a stack of
-    outputs and over every dict of a sequence of them; 1 where every residual is 0."""
+    """The half-width of one symmetric colour scale for every residual given: the
+    ``percentile`` of |p| over all heads (the ``"image"`` output excluded), over every slice
+    of a stack of outputs and over every dict of a sequence of them; 1 where every residual
+    is 0. 100 (the default) is the largest |p|; the book's figures use `ROBUST_PERCENTILE`,
+    so that a few large values do not wash the rest of the maps out (they are clipped)."""
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100]; got {percentile!r}")
     many = [outputs] if isinstance(outputs, Mapping) else list(outputs)
     values = [
-        float(np.max(np.abs(np.asarray(value))))
+        np.abs(np.asarray(value, dtype=np.float64)).ravel()
         for output in many
         for key, value in output.items()
         if key != "image" and np.size(value)
     ]
-    return max(values, default=0.0) or 1.0
+    if not values:
+        return 1.0
+    return float(np.percentile(np.concatenate(values), percentile)) or 1.0
+
+
+def robust_label(what: str, limit: float) -> str:
+    """A colour bar's label that states the robust scale: what it shows, and that it is
+    clipped at the `ROBUST_PERCENTILE` of |values| (+-``limit``)."""
+    return f"{what}; scale ±{limit:.3g} = {ROBUST_PERCENTILE:g}th pct of |values|, clipped"
 
 
 def residual_panel(
@@ -366,7 +399,7 @@ def plot_real_data(real: Sequence[tuple[str, np.ndarray]], corrector: ResidualMo
         raise ValueError("no real images to show")
     tasks = list(corrector.tasks)
     columns = 2 + len(tasks)
-    fig, axes = figure(len(real), columns, (2.0 * columns + 0.8, 2.5 * len(real)))
+    fig, axes = figure(len(real), columns, (7.8, 1.75 * len(real) + 0.5))
     for row, (name, image) in enumerate(real):
         check_model_size(corrector, np.shape(image)[-1], f"the real image {name!r}")
         outputs = corrector.outputs(np.asarray(image))
@@ -374,20 +407,26 @@ def plot_real_data(real: Sequence[tuple[str, np.ndarray]], corrector: ResidualMo
         grey = (float(shown_input.min()), float(shown_input.max()))
         image_panel(axes[row, 0], shown_input, f"{name}\ninput", limits=grey)
         image_panel(axes[row, 1], znorm(outputs["image"].astype(np.float64)), "output", limits=grey)
-        limit = residual_limit({task: outputs[task] for task in tasks})
+        limit = residual_limit(
+            {task: outputs[task] for task in tasks}, percentile=ROBUST_PERCENTILE
+        )
         shown = None
         for column, task in enumerate(tasks, start=2):
             residual = np.asarray(outputs[task], dtype=np.float64)
             shown = image_panel(
                 axes[row, column],
                 residual,
-                f"p_{task}, mean |p| {np.mean(np.abs(residual)):.3f}",
+                f"p_{task}\nmean |p| {np.mean(np.abs(residual)):.3f}",
                 symmetric=True,
                 limits=(-limit, limit),
             )
         if shown is not None:
-            fig.colorbar(shown, ax=list(axes[row, 2:]), shrink=0.8)
-    fig.suptitle(f"Real images, no clean reference: {corrector.name}", fontsize=10)
+            fig.colorbar(shown, ax=list(axes[row, 2:]), shrink=0.8, label=f"±{limit:.3g}")
+    fig.suptitle(
+        f"Real images, no clean reference: {corrector.name}\nresiduals of each row on "
+        f"±(the {ROBUST_PERCENTILE:g}th percentile of their |p|), clipped",
+        fontsize=10,
+    )
     return fig
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .base import figure
+from .layout import column_size
 
 __all__ = [
     "plot_training_curves",
@@ -40,7 +41,7 @@ def plot_training_curves(trained: Sequence[Any], *, metric: str = "mse"):
     labels = list(dict.fromkeys(model.label for model in trained))
     columns = min(4, max(1, len(labels)))
     rows = math.ceil(len(labels) / columns) if labels else 1
-    fig, axes = figure(rows, columns, (3.3 * columns, 2.7 * rows))
+    fig, axes = figure(rows, columns, column_size(3.3 * columns, 2.7 * rows))
     colours = ["C0", "C1", "C2", "C3", "C4"]
     for ax in axes.flat[len(labels) :]:
         ax.set_visible(False)
@@ -101,7 +102,7 @@ def plot_search_history(trials: Mapping[str, Any]):
     """
     searched = {label: table for label, table in trials.items() if not table.empty}
     rows = max(1, len(searched))
-    fig, axes = figure(rows, 2, (9.0, 2.8 * rows))
+    fig, axes = figure(rows, 2, column_size(9.0, 2.8 * rows))
     if not searched:
         axes[0, 0].text(0.5, 0.5, "no search results", ha="center", va="center")
         axes[0, 1].set_visible(False)

@@ -41,6 +41,9 @@ __all__ = [
     "CLAIMS",
     "check_claims",
     "claims_frame",
+    "verdict_counts",
+    "claims_overview_html",
+    "table_anchor",
 ]
 
 
@@ -663,3 +666,54 @@ def claims_frame(checked: Sequence[tuple[Claim, Verdict]]) -> pd.DataFrame:
             for claim, verdict in checked
         ]
     ).set_index("claim")
+
+
+def table_anchor(table: int) -> str:
+    """The label of a table's section in the results chapter (``(results-table-3)=``)."""
+    return f"results-table-{int(table)}"
+
+
+def verdict_counts(checked: Sequence[tuple[Claim, Verdict]]) -> dict[str, int]:
+    """How many claims got each verdict, in the order held, not held, not resolved."""
+    counts = {status: 0 for status in (HELD, NOT_HELD, NOT_RESOLVED)}
+    for _, verdict in checked:
+        counts[verdict.status] = counts.get(verdict.status, 0) + 1
+    return counts
+
+
+def claims_overview_html(checked: Sequence[tuple[Claim, Verdict]], *, page: str = "") -> str:
+    """The claims x verdict overview as HTML: the verdict count on one line, then one row
+    per claim (claim, the article's words, verdict, links to the tables that decide it), the
+    test and the reasons folded in a ``<details>`` element of the row.
+
+    ``page`` is the address of the results chapter relative to the page that shows the
+    overview (``""`` on the results chapter itself, ``"results.html"`` from the front page);
+    the links go to its sections labelled `table_anchor`.
+    """
+    from html import escape
+
+    if not checked:
+        raise ValueError("no claims to show: check_claims returned nothing")
+    counts = verdict_counts(checked)
+    line = ", ".join(f"<strong>{n}</strong> {escape(status)}" for status, n in counts.items())
+    rows = []
+    for claim, verdict in checked:
+        links = ", ".join(
+            f'<a href="{escape(page)}#{table_anchor(t)}">Table {t}</a>' for t in claim.tables
+        )
+        rows.append(
+            f'<tr class="mtmri-verdict-{verdict.status.replace(" ", "-")}">'
+            f"<td>{escape(claim.id)}</td><td>{escape(claim.text)}"
+            f'<details class="mtmri-claim"><summary>test and reasons</summary>'
+            f"<p><em>Tested here as:</em> {escape(claim.reading)}</p>"
+            f"<p><em>Why:</em> {escape(verdict.reason)}</p></details></td>"
+            f"<td><strong>{escape(verdict.status)}</strong></td><td>{links}</td></tr>"
+        )
+    return (
+        f'<p class="mtmri-verdict-count">{len(checked)} claims of the article checked on this '
+        f"run: {line}.</p>"
+        '<table class="mtmri-claims"><thead><tr><th>claim</th><th>the article says</th>'
+        "<th>verdict</th><th>decided by</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )

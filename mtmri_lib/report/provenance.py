@@ -7,6 +7,7 @@ executed notebook (and the book page made from it) shows the reader what produce
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import os
 import platform
 import subprocess
@@ -15,7 +16,7 @@ from typing import Any
 
 from ..store import atomic_write_json, package_versions
 
-__all__ = ["PACKAGES", "provenance", "show_provenance"]
+__all__ = ["PACKAGES", "provenance", "provenance_html", "show_provenance"]
 
 #: Distributions whose versions are recorded (those not installed are reported as such).
 PACKAGES = (
@@ -104,25 +105,45 @@ def provenance(*, profile: str, seed: int | None = None, **extra: Any) -> dict[s
     }
 
 
+def provenance_html(record: dict[str, Any]) -> str:
+    """The provenance ``record`` as an HTML table folded in a ``<details>`` element, whose
+    one-line summary names the profile, seed and commit.
+
+    (An HTML output, not Markdown: the book renders a notebook's Markdown outputs as
+    CommonMark, which has no tables.)"""
+    rows = [(k, v) for k, v in record.items() if k not in ("packages", "machine")]
+    rows += [(f"machine: {k}", v) for k, v in record.get("machine", {}).items()]
+    rows += [(f"package: {k}", v) for k, v in record.get("packages", {}).items()]
+    body = "".join(
+        f"<tr><th>{html.escape(str(key))}</th><td><code>{html.escape(str(value))}</code></td></tr>"
+        for key, value in rows
+    )
+    commit = str(record.get("commit", "unknown"))[:12]
+    summary = (
+        f"Provenance of this page: profile {html.escape(str(record.get('profile')))}, "
+        f"seed {html.escape(str(record.get('seed')))}, commit {html.escape(commit)}"
+    )
+    return (
+        f'<details class="mtmri-provenance"><summary>{summary}</summary>'
+        f'<table class="mtmri-provenance-table"><tbody>{body}</tbody></table></details>'
+    )
+
+
 def show_provenance(
     *, profile: str, seed: int | None = None, output_dir: str | os.PathLike | None = None, **extra
 ) -> dict[str, Any]:
-    """Display the provenance in a notebook (a small table) and return it.
+    """Display the provenance in a notebook (a folded table, `provenance_html`) and return it.
 
     With ``output_dir`` the same record is also written to ``provenance.json`` there.
     """
     record = provenance(profile=profile, seed=seed, **extra)
     if output_dir is not None:
         atomic_write_json(Path(output_dir) / "provenance.json", record, indent=2)
-    rows = [(k, v) for k, v in record.items() if k not in ("packages", "machine")]
-    rows += [(f"machine: {k}", v) for k, v in record["machine"].items()]
-    rows += [(f"package: {k}", v) for k, v in record["packages"].items()]
     try:
-        from IPython.display import Markdown, display
+        from IPython.display import HTML, display
     except ImportError:  # outside IPython: print a plain listing
-        for key, value in rows:
+        for key, value in record.items():
             print(f"{key}: {value}")
         return record
-    table = "\n".join(f"| {key} | `{value}` |" for key, value in rows)
-    display(Markdown(f"**Provenance of this page**\n\n| | |\n|---|---|\n{table}"))
+    display(HTML(provenance_html(record)))
     return record

@@ -8,11 +8,15 @@
 4. Copies ``_config.yml``, ``_toc.yml`` and the Markdown pages next to the executed copies, so
    the table of contents reaches the executed notebooks by the same relative paths, and runs
    ``jupyter-book build`` there (``execute_notebooks: off``: the book renders stored outputs).
-5. Serves the widget manager itself: ``npm ci`` installs the versions pinned in
+   Before, each executed copy loses TensorFlow's start-up lines (`drop_startup_noise`), and
+   papermill's injected parameters cell is tagged to stay off the page
+   (`hide_injected_parameters`), and progress bars go (`drop_progress_bars`).
+5. Serves the widget manager and MathJax itself: ``npm ci`` installs the versions pinned in
    ``book/widgets_js/package-lock.json`` (``@jupyter-widgets/html-manager`` and
-   ``requirejs``) into the build folder, and their scripts are copied into the book's static
-   files; ``_config.yml``'s ``nb_ipywidgets_js`` points at them, so the widgets of the
-   static book work with no network (nothing is loaded from a CDN).
+   ``requirejs``) and ``book/mathjax_js/package-lock.json`` (``mathjax``) into the build
+   folder, and their scripts and fonts are copied into the book's static files;
+   ``_config.yml``'s ``nb_ipywidgets_js`` and ``mathjax_path`` point at them, so widgets and
+   equations of the static book work with no network (nothing is loaded from a CDN).
 """
 
 from __future__ import annotations
@@ -188,6 +192,8 @@ def execute_notebooks(
             ) from None
         seconds = time.perf_counter() - start
         drop_startup_noise(target)
+        hide_injected_parameters(target)
+        drop_progress_bars(target)
         runs.append(NotebookRun(name, seconds, False))
         stamps[name] = stamp
         atomic_write_json(stamps_path, stamps)
@@ -237,16 +243,111 @@ def drop_startup_noise(path: Path) -> int:
     return removed
 
 
-WIDGET_JS = "_widget_js"
+#: The tags that keep a cell off the book's page (myst-nb), and papermill's tag for the cell
+#: of parameters it adds to an executed notebook.
+REMOVE_CELL = "remove-cell"
+INJECTED = "injected-parameters"
 
 
-def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> Path:
-    """Install the pinned widget manager and require.js with npm; copy them for the book.
+def hide_injected_parameters(path: Path) -> int:
+    """Tag papermill's injected cell of an executed notebook `REMOVE_CELL`, so that the page
+    does not show it (it repeats the parameters cell with this machine's ``output_dir``).
 
-    Returns the folder (``source_dir/_widget_js``) that ``_config.yml`` lists as a static path.
+    Returns the number of cells newly tagged.
     """
-    spec = root / "book" / "widgets_js"
-    npm_dir = build_dir / "npm"
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    tagged = 0
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if INJECTED in tags and REMOVE_CELL not in tags:
+            tags.append(REMOVE_CELL)
+            tagged += 1
+    if tagged:
+        nbformat.write(notebook, path)
+    return tagged
+
+
+#: The text form of a tqdm progress bar (``tqdm.auto`` shows a widget in a notebook, whose
+#: ``text/plain`` is the bar as text): ``label: 40%|####      | 4/10 [00:01<00:02, 3.1it/s]``.
+PROGRESS_BAR = re.compile(r"^[^\n]*\d+%\|[^|\n]*\| *[\d.]+[kM]?/[\d.?]+[kM]? \[[^\]]*\]$")
+
+
+def drop_progress_bars(path: Path) -> int:
+    """Remove the progress bars (tqdm's, `PROGRESS_BAR`) from the outputs of an executed
+    notebook: they tell a person running it live how far it got, and say nothing on a page.
+    Every other output stays. Returns the number of outputs removed."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    removed = 0
+    dropped_widgets = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/plain", "")
+            if output.get("output_type") in ("display_data", "update_display_data"):
+                text = "".join(text) if isinstance(text, list) else text
+                if PROGRESS_BAR.match(text.strip()):
+                    removed += 1
+                    view = output.get("data", {}).get(WIDGET_VIEW, {})
+                    if view.get("model_id"):
+                        dropped_widgets.append(view["model_id"])
+                    continue
+            kept.append(output)
+        cell["outputs"] = kept
+    if dropped_widgets:
+        _drop_widget_state(notebook, dropped_widgets)
+    if removed:
+        nbformat.write(notebook, path)
+    return removed
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _drop_widget_state(notebook, roots: list[str]) -> None:
+    """Remove the saved state of the widgets ``roots`` and of the models only they refer to
+    (a progress bar's box, bar, labels, layouts and styles), so the page does not carry them."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state")
+    if not state:
+        return
+
+    def refers(model_id: str) -> set[str]:
+        return set(re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state.get(model_id, {}))))
+
+    doomed, todo = set(), list(roots)
+    while todo:
+        model_id = todo.pop()
+        if model_id in doomed or model_id not in state:
+            continue
+        doomed.add(model_id)
+        todo.extend(refers(model_id))
+    still_used = set().union(*(refers(m) for m in state if m not in doomed))
+    for model_id in doomed - still_used:
+        del state[model_id]
+
+
+WIDGET_JS = "_widget_js"
+#: The fonts of Font Awesome that the widget manager's style sheet names as
+#: ``../webfonts/fa-*``, relative to a page: the book serves them at its root (every chapter
+#: page lies one folder down, in ``book/``), from ``_config.yml``'s ``html_extra_path``.
+WIDGET_FONTS = "_widget_fonts"
+#: The parts of MathJax 3 the book serves (``_config.yml``'s ``mathjax_path`` names the
+#: first): the combined TeX-to-CommonHTML script, the TeX extensions it loads on demand,
+#: its fonts and its menu.
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y")
+
+
+def _npm_install(spec: Path, npm_dir: Path) -> Path:
+    """``npm ci`` of the ``package-lock.json`` in ``spec`` into ``npm_dir``, once per lock.
+
+    Returns the ``node_modules`` folder.
+    """
     npm_dir.mkdir(parents=True, exist_ok=True)
     lock = (spec / "package-lock.json").read_bytes()
     installed = npm_dir / "node_modules" / ".mtmri-lock"
@@ -254,8 +355,8 @@ def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> P
         npm = shutil.which("npm")
         if npm is None:
             raise BookError(
-                "npm is needed to install the widget manager the book serves itself "
-                "(Debian: apt-get install nodejs npm)"
+                "npm is needed to install the scripts the book serves itself (widget manager, "
+                "MathJax; Debian: apt-get install nodejs npm)"
             )
         for name in ("package.json", "package-lock.json"):
             shutil.copy2(spec / name, npm_dir / name)
@@ -270,13 +371,42 @@ def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> P
                 f"npm ci failed in {npm_dir}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
         atomic_write(installed, lambda handle: handle.write(lock))
-    modules = npm_dir / "node_modules"
+    return npm_dir / "node_modules"
+
+
+def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> Path:
+    """Install the pinned widget manager, require.js and MathJax with npm; copy them for the
+    book.
+
+    Returns the folder (``source_dir/_widget_js``) that ``_config.yml`` lists as a static path.
+    Beside it, ``source_dir/_widget_fonts/webfonts`` holds the icon fonts the widget manager's
+    style sheet asks for (``_config.yml``'s ``html_extra_path``).
+    """
+    modules = _npm_install(root / "book" / "widgets_js", build_dir / "npm")
     target = source_dir / WIDGET_JS
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(modules / "requirejs" / "require.js", target / "require.js")
     dist = modules / "@jupyter-widgets" / "html-manager" / "dist"
-    # The icon fonts the bundle also ships are not copied: the book's widgets show no icons.
     shutil.copy2(dist / "embed-amd.js", target / "embed-amd.js")
+    # The bundle names its icon fonts twice: by hashed names beside the script (found from
+    # the script's own address, so they go to _static) and as ../webfonts/fa-*. Browsers ask
+    # for the first format they read (woff2, else woff); the others are not served.
+    for font in [*dist.glob("*.woff"), *dist.glob("*.woff2")]:
+        shutil.copy2(font, target / font.name)
+    webfonts = source_dir / WIDGET_FONTS / "webfonts"
+    webfonts.mkdir(parents=True, exist_ok=True)
+    awesome = modules / "@fortawesome" / "fontawesome-free" / "webfonts"
+    for font in [*awesome.glob("fa-*.woff"), *awesome.glob("fa-*.woff2")]:
+        shutil.copy2(font, webfonts / font.name)
+    mathjax = _npm_install(root / "book" / "mathjax_js", build_dir / "npm-mathjax")
+    es5 = mathjax / "mathjax" / "es5"
+    for part in MATHJAX_PARTS:
+        source, copy = es5 / part, target / "mathjax" / part
+        if source.is_dir():
+            shutil.copytree(source, copy, dirs_exist_ok=True)
+        else:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
     return target
 
 
@@ -295,7 +425,7 @@ def build_book(build_dir: Path | str = ROOT / "_build", root: Path = ROOT) -> Pa
             shutil.copy2(page, source_dir / f"{name}.md")
         elif not (source_dir / f"{name}.ipynb").exists():
             raise BookError(f"{name}.ipynb has not been executed yet: run the notebooks first")
-    for extra in ("book/references.bib", "book/_static", "book/images"):
+    for extra in ("book/references.bib", "book/theme", "book/images"):
         if (root / extra).is_dir():
             shutil.copytree(root / extra, source_dir / extra, dirs_exist_ok=True)
         elif (root / extra).exists():

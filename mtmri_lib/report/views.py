@@ -44,6 +44,7 @@ __all__ = [
     "training_summary",
     "search_space_table",
     "table2",
+    "table2_compact",
     "seed_spread",
     "hyperparameter_table",
     "split_summary",
@@ -199,7 +200,7 @@ def demo_source_table():
                     if s.role == "template"
                     else "real-data check (Figure 2), not scored"
                 ),
-                "file (inside the package)": f"{s.package}/{s.path}",
+                "file": f"{s.package}/{s.path}",
                 "what it is": s.description,
                 "licence": s.licence,
             }
@@ -372,6 +373,45 @@ def table2(
         "'unknown'. '*': not optimised (no L_C)."
     )
     return table
+
+
+#: Table 2's long cell values, shortened so the seven models fit the book's column.
+TABLE2_SHORT = {"not searched": "–", "unknown": "?"}
+
+
+def table2_compact(table):
+    """`table2` with one column per model, each cell ``article | this run`` (``?``: the
+    article does not state it; ``–``: this profile does not search the model; ``*``: not
+    optimised), so that the table fits a 784 px column; returned as a pandas Styler whose
+    HTML caption is the table's ``attrs["caption"]`` with that legend (an HTML caption, so a
+    literal ``*`` stays a star)."""
+    import html
+
+    import pandas as pd
+
+    def short(value: Any) -> str:
+        text = str(value)
+        for long, abbreviation in TABLE2_SHORT.items():
+            text = text.replace(long, abbreviation)
+        return text
+
+    models = list(dict.fromkeys(table.columns.get_level_values("model")))
+    compact = pd.DataFrame(
+        {
+            model: [
+                f"{short(a)} | {short(r)}"
+                for a, r in zip(table[(model, "article")], table[(model, "this run")], strict=True)
+            ]
+            for model in models
+        },
+        index=table.index,
+    )
+    caption = (
+        table.attrs.get("caption", "Table 2")
+        + " Each cell: article | this run; '?': not stated by the article; '–': not searched "
+        "in this profile."
+    )
+    return compact.style.set_caption(html.escape(caption))
 
 
 def seed_spread(trained: Sequence[Any]):
