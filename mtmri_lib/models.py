@@ -43,6 +43,7 @@ __all__ = [
     "TASKS",
     "BRANCHES",
     "PRECISIONS",
+    "layer_part",
     "ModelConfig",
     "MODEL_CONFIGS",
     "ParameterCount",
@@ -260,7 +261,7 @@ class ParameterCount(NamedTuple):
         return self.trainable + self.non_trainable
 
 
-def _part(layer_name: str) -> str:
+def layer_part(layer_name: str) -> str:
     """The part of a branch a layer belongs to, from its name (``{branch}_{part}_...``)."""
     name = layer_name.split("_", 1)[1]
     if name.startswith("in"):
@@ -357,7 +358,7 @@ def model_parameter_breakdown(model: keras.Model) -> list[dict[str, Any]]:
         branch = layer.name.split("_", 1)[0]
         if branch not in BRANCHES or not layer.weights:
             continue
-        entry = counts.setdefault((branch, _part(layer.name)), [0, 0])
+        entry = counts.setdefault((branch, layer_part(layer.name)), [0, 0])
         entry[0] += sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
         entry[1] += sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights)
     rows = [

@@ -251,7 +251,7 @@ def architecture_parts(model) -> list[dict[str, Any]]:
     """The parts of each branch of a built `build_model` network, in the order data flows:
     rows ``{"branch", "part", "trainable", "non_trainable", "height", "width", "channels"}``,
     the shape being the output of the part's last layer (read from the model's layers)."""
-    from ..models import BRANCHES, _part, model_parameter_breakdown
+    from ..models import BRANCHES, layer_part, model_parameter_breakdown
 
     shapes: dict[tuple[str, str], tuple[int, int, int]] = {}
     for layer in model.layers:
@@ -261,7 +261,7 @@ def architecture_parts(model) -> list[dict[str, Any]]:
         shape = getattr(getattr(layer, "output", None), "shape", None)
         if shape is None or len(shape) != 4:
             continue
-        shapes[(branch, _part(layer.name))] = (int(shape[1]), int(shape[2]), int(shape[3]))
+        shapes[(branch, layer_part(layer.name))] = (int(shape[1]), int(shape[2]), int(shape[3]))
     rows = []
     for row in model_parameter_breakdown(model):
         height, width, channels = shapes.get((row["branch"], row["part"]), (0, 0, 0))

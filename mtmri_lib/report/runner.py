@@ -388,11 +388,20 @@ def install_widget_js(build_dir: Path, source_dir: Path, root: Path = ROOT) -> P
     shutil.copy2(modules / "requirejs" / "require.js", target / "require.js")
     dist = modules / "@jupyter-widgets" / "html-manager" / "dist"
     shutil.copy2(dist / "embed-amd.js", target / "embed-amd.js")
-    # The bundle names its icon fonts twice: by hashed names beside the script (found from
-    # the script's own address, so they go to _static) and as ../webfonts/fa-*. Browsers ask
-    # for the first format they read (woff2, else woff); the others are not served.
-    for font in [*dist.glob("*.woff"), *dist.glob("*.woff2")]:
-        shutil.copy2(font, target / font.name)
+    # The bundle names its icon fonts twice: by hashed names and as ../webfonts/fa-*. The
+    # hashed ones are asked for beside the script, and (their address resolved by the module
+    # loader against a chapter page) under book/@jupyter-widgets/ and its html-manager/dist/:
+    # every such place gets them, in each format the style sheet lists.
+    hashed = [font for pattern in ("*.woff", "*.woff2", "*.ttf") for font in dist.glob(pattern)]
+    places = [
+        target,
+        source_dir / WIDGET_FONTS / "book" / "@jupyter-widgets",
+        source_dir / WIDGET_FONTS / "book" / "@jupyter-widgets" / "html-manager" / "dist",
+    ]
+    for place in places:
+        place.mkdir(parents=True, exist_ok=True)
+        for font in hashed:
+            shutil.copy2(font, place / font.name)
     webfonts = source_dir / WIDGET_FONTS / "webfonts"
     webfonts.mkdir(parents=True, exist_ok=True)
     awesome = modules / "@fortawesome" / "fontawesome-free" / "webfonts"
