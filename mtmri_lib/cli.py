@@ -2,6 +2,11 @@
 
 ``mtmri book [--profile cpu] [--data-dir DIR] [--seed 0] [--force] [--no-build]``
     execute the book's notebooks with papermill and build the HTML book.
+``mtmri book --profile paper --dry-run [--data-dir DIR] [--build-dir DIR]``
+    every chapter at the paper's shapes with tiny counts, on fastMRI files (written from
+    synthetic subjects unless ``--data-dir`` is given), then ``mtmri correct`` on a volume;
+    prints and writes (``BUILD/dry-run-paper.json``) each step's wall time, peak memory and
+    disk written, and the paper run's extrapolated time per epoch here. No HTML is built.
 ``mtmri bench NAME [args...]``
     run ``benchmarks/NAME.py`` from a source checkout (``mtmri bench artefacts``).
 ``mtmri correct INPUT --model MODEL.keras --out DIR [--axis N] [--batch-size 8] [--overwrite]
@@ -83,8 +88,22 @@ def _report_error(command: str, error: BaseException) -> None:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from .report.runner import BookError, run_book  # TensorFlow: the profiles need it
+    from .report.runner import BookError, run_book, run_dry_run  # TensorFlow: the profiles
 
+    if args.dry_run:
+        try:
+            report = run_dry_run(
+                args.profile,
+                data_dir=args.data_dir,
+                seed=args.seed,
+                build_dir=args.build_dir,
+                force=args.force,
+            )
+        except BookError as error:
+            _report_error("book --dry-run", error)
+            return 1
+        print(report.summary())
+        return 0
     try:
         run_book(
             args.profile,
@@ -229,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     book.add_argument("--build-dir", default="_build")
     book.add_argument("--force", action="store_true", help="re-run unchanged notebooks too")
     book.add_argument("--no-build", action="store_true", help="execute only, no HTML")
+    book.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="paper profile only: every chapter at the paper's shapes with tiny counts, "
+        "measured (time, memory, disk); no HTML",
+    )
     book.set_defaults(func=_book)
 
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/")

@@ -402,7 +402,12 @@ def _initialiser_factory(seed: int | None) -> Callable[[], keras.initializers.In
 
 
 def _branch(
-    u, cfg: ModelConfig, tasks: tuple[str, ...], domain: str, init: Callable[[], Any]
+    u,
+    cfg: ModelConfig,
+    tasks: tuple[str, ...],
+    domain: str,
+    init: Callable[[], Any],
+    synchronized: bool = False,
 ) -> dict[str, Any]:
     """One U-Net branch; returns {task: real residual (B, H, W, 1)} in image space."""
     layers = keras.layers
@@ -425,7 +430,9 @@ def _branch(
         )(x)
 
     def norm(x, name: str):
-        return layers.BatchNormalization(name=f"{domain}_{name}", dtype=policy)(x)
+        return layers.BatchNormalization(
+            name=f"{domain}_{name}", dtype=policy, synchronized=synchronized
+        )(x)
 
     if domain == "kspace":
         z = CentredFFT2D(name="kspace_fft", dtype=policy)(u)
@@ -484,6 +491,7 @@ def build_model(
     *,
     tasks: Sequence[str] = TASKS,
     seed: int | None = None,
+    synchronized_batch_norm: bool = False,
 ) -> keras.Model:
     """Build the dual-domain multi-task network (or a single-task variant).
 
@@ -501,6 +509,12 @@ def build_model(
         Seed of the weight initialisation, without touching any global random state
         (each layer gets its own seed derived from it). None: Keras' global generator (see
         `set_global_seed`).
+    synchronized_batch_norm : bool
+        Batch normalisation statistics over the global batch of all replicas of a
+        tf.distribute strategy (``keras.layers.BatchNormalization(synchronized=True)``;
+        TensorFlow backend only). Off by default: on one device it changes nothing.
+        `mtmri_lib.training.fit_network` switches it on by itself when it trains over
+        several replicas, and off again before it returns the network.
 
     Returns
     -------
@@ -515,7 +529,10 @@ def build_model(
     tasks = _check_tasks(tasks)
     init = _initialiser_factory(seed)
     u = keras.Input(shape=(cfg.image_size, cfg.image_size, 1), name="u")
-    per_branch = [_branch(u, cfg, tasks, domain, init) for domain in cfg.branches]
+    per_branch = [
+        _branch(u, cfg, tasks, domain, init, bool(synchronized_batch_norm))
+        for domain in cfg.branches
+    ]
     # The output layers compute in float32 whatever the dtype policy (the config's or the
     # global one), so a mixed-precision network still returns float32 residuals and image,
     # z-normalises in float32, and its training loss is computed in float32.

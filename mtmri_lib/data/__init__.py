@@ -2,7 +2,8 @@
 training samples, and the fixed evaluation sets.
 
 Flow: volumes on disk (`read_volume`, `read_volumes`) or, offline by default, synthetic
-subjects made from the packaged MNI152 tissue maps (`synthetic_subjects`) -> slices prepared
+subjects made from the packaged MNI152 tissue maps (`synthetic_subjects`; written as a
+researcher's fastMRI folder by `write_synthetic_fastmri`) -> slices prepared
 at the profile's size with the background kept at 0 (`prepare_volume`, `load_slice_sets`,
 split by patient with `make_split` or by subject) -> training samples with one artefact each
 (`SampleGenerator`; for Keras `ArtefactDataset`, which imports Keras on first use) and the
@@ -23,6 +24,7 @@ from .evalsets import (
     make_eval_sets,
     save_eval_sets,
 )
+from .fastmri_files import write_fastmri_file, write_fastmri_folder, write_synthetic_fastmri
 from .prepare import informative_slices, prepare_slice, prepare_volume, znorm
 from .readers import find_volume_paths, iter_volumes, patient_id_of, read_volume, read_volumes
 from .samples import SampleGenerator, training_sample
@@ -43,6 +45,9 @@ __all__ = [
     "demo_volumes",
     "demo_slice",
     "synthetic_subjects",
+    "write_fastmri_file",
+    "write_fastmri_folder",
+    "write_synthetic_fastmri",
     "DEMO_SOURCES",
     "MNI152_NOTICE",
     "prepare_slice",

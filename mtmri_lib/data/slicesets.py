@@ -478,7 +478,8 @@ def load_slice_sets(
         Sets the slice size and the slice caps (`data_settings`).
     data_dir : path or None
         None: synthetic subjects, split by subject. A folder: real volumes, split by
-        patient.
+        patient; a folder with ``brain/`` and / or ``pelvic/`` (`data_sources`): the one of
+        ``dataset`` (synthetic subjects where it is missing).
     seed : int
         Seeds the split (real data) and the subsets drawn where a profile caps a split.
     output_dir : path or None
@@ -500,6 +501,10 @@ def load_slice_sets(
     dict of split name -> SliceSet
     """
     settings = settings if settings is not None else data_settings(profile)
+    if data_dir is not None and any(Path(data_dir, name).is_dir() for name in ("brain", "pelvic")):
+        # The README's layout (brain/ and pelvic/): this dataset's folder, or synthetic
+        # subjects where it has none, as the trainings read it (`data_sources`).
+        data_dir = data_sources(data_dir).folder(dataset)
     if data_dir is None:
         sets = synthetic_slice_sets(
             settings,

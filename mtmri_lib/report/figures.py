@@ -18,6 +18,7 @@ from ..data import data_sources, demo_volumes, read_volumes
 from ..fourier import fft2c
 from ..inference import ModelCorrector, model_method, trained_model_paths
 from ..metrics import METRICS
+from ..profiles import profile_caption
 from ..protocols import Corrector, EvaluationSets
 from ..store import models_dir
 
@@ -93,7 +94,7 @@ def model_caption(corrector: Corrector) -> str:
     name = str(getattr(corrector, "name", "model"))
     record = getattr(corrector, "record", None) or {}
     profile = record.get("profile")
-    text = f"{name} ({profile} profile)" if profile else name
+    text = f"{name} ({profile_caption(profile)})" if profile else name
     source = (record.get("data") or {}).get("source")
     return f"{text}, trained on {source}" if source else text
 

@@ -44,7 +44,7 @@ from ..evaluation import (
 )
 from ..inference import SequentialCorrector
 from ..metrics import HIGHER_IS_BETTER, METRIC_LABELS
-from ..profiles import get_profile
+from ..profiles import get_profile, profile_caption
 from ..protocols import Corrector, EvaluationSets
 from ..stats import ALPHA, FriedmanNemenyi, friedman_nemenyi, friedman_nemenyi_by_volume
 from ..store import models_dir
@@ -317,9 +317,9 @@ def methods_for(table: int | TableSpec, methods: Mapping[str, _Entry]) -> dict[s
 
 def describe_data(info: Mapping[str, Any]) -> str:
     """'synthetic subjects (8 test subjects), cpu profile' (or the data folder) from an
-    EvalSets' ``info``."""
+    EvalSets' ``info``; a dry run's profile says that it is one (`profile_caption`)."""
     data = info.get("data") or "synthetic subjects"
-    return f"{data}, {info.get('profile', '?')} profile"
+    return f"{data}, {profile_caption(info.get('profile', '?'))}"
 
 
 # --------------------------------------------------------------------------- tables

@@ -32,6 +32,7 @@ from ..inference import TrainedModel
 from ..losses import KERNEL_NAMES, KERNEL_SYMBOLS, check_deltas, kernel_responses
 from ..metrics import FIDELITIES, ssim, vif
 from ..models import MODEL_LABELS, ModelSpec, model_spec
+from ..profiles import DRY_RUN_NOTE, is_dry_run
 from ..training import ARTICLE_HYPERPARAMETERS, training_settings
 from ..training.search import search_space, search_trials
 
@@ -365,7 +366,9 @@ def table2(
         f"{settings.search_max_epochs} epoch(s) of at most "
         f"{settings.search_steps_per_epoch or 'all'} batches per trial"
         + (
-            ", synthetic subjects"
+            f", {DRY_RUN_NOTE}"
+            if is_dry_run(profile)
+            else ", synthetic subjects"
             if profile != "paper"
             else ", patience " + str(settings.search_patience)
         )

@@ -15,10 +15,13 @@ from .datasets import model_datasets
 from .fit import (
     FitResult,
     MultiTaskTrainer,
+    WorkerTask,
     configure_logical_cpus,
     distribution_strategy,
     fit_network,
     read_checkpoint_state,
+    tf_config_from_slurm,
+    worker_task,
 )
 from .runs import (
     input_validation_mse,
@@ -27,7 +30,15 @@ from .runs import (
     train_models,
     training_hyperparameters,
 )
-from .search import SearchResult, best_hyperparameters, run_search, run_searches, search_space
+from .search import (
+    ChiefUnavailableError,
+    SearchResult,
+    best_hyperparameters,
+    run_search,
+    run_searches,
+    search_role,
+    search_space,
+)
 from .specs import (
     ARTICLE_HYPERPARAMETERS,
     OPTIMIZERS,
@@ -52,6 +63,9 @@ __all__ = [
     "MultiTaskTrainer",
     "configure_logical_cpus",
     "distribution_strategy",
+    "WorkerTask",
+    "worker_task",
+    "tf_config_from_slurm",
     "fit_network",
     "read_checkpoint_state",
     "DataSources",
@@ -67,4 +81,6 @@ __all__ = [
     "run_search",
     "run_searches",
     "search_space",
+    "ChiefUnavailableError",
+    "search_role",
 ]

@@ -15,9 +15,14 @@
   pipeline's epoch, the early-stopping state and the history, in one file replaced
   atomically) and a CSV history. A run killed at any moment and started again with the
   same checkpoint folder continues after its last completed epoch.
-- `distribution_strategy`: ``tf.distribute.MirroredStrategy`` when more than one GPU (or,
+- `distribution_strategy`: ``tf.distribute.MultiWorkerMirroredStrategy`` when the
+  environment variable ``TF_CONFIG`` names a cluster of more than one worker (see
+  `worker_task`), else ``tf.distribute.MirroredStrategy`` when more than one GPU (or,
   without GPUs, more than one logical CPU) is visible (TensorFlow backend; on JAX and
-  PyTorch one device, and TensorFlow is not imported).
+  PyTorch one device, and TensorFlow is not imported; a multi-worker ``TF_CONFIG`` there
+  raises).
+- `worker_task`, `tf_config_from_slurm`: which worker this process is, read from
+  ``TF_CONFIG`` and checked; a ``TF_CONFIG`` made from a Slurm job's variables.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import contextlib
 import json
 import math
 import os
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -51,6 +57,9 @@ __all__ = [
     "compile_trainer",
     "configure_logical_cpus",
     "distribution_strategy",
+    "WorkerTask",
+    "worker_task",
+    "tf_config_from_slurm",
     "read_checkpoint_state",
     "FitResult",
     "fit_network",
@@ -171,6 +180,19 @@ class MultiTaskTrainer(keras.Model):
             "use tensorflow, jax or torch (KERAS_BACKEND)"
         )
 
+    def _maybe_symbolic_build(self, *args: Any, **kwargs: Any) -> None:
+        """Keras' symbolic build under a strategy (TensorFlow trainer), skipped over several
+        workers: there it averages a first batch over the workers, which Keras cannot do
+        for a multi-worker strategy, and the trainer has nothing left to build (the
+        network and the optimizer are built by `compile_trainer`)."""
+        import tensorflow as tf
+
+        if _is_multi_worker(tf.distribute.get_strategy()) or _is_multi_worker(
+            getattr(self, "_distribute_strategy", None)
+        ):
+            return
+        super()._maybe_symbolic_build(*args, **kwargs)
+
     def _tensorflow_train_step(self, data):
         import tensorflow as tf
 
@@ -182,7 +204,9 @@ class MultiTaskTrainer(keras.Model):
         variables = self.network.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
-        return self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+        return _multi_worker_logs(
+            self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+        )
 
     def _jax_train_step(self, state, data):
         import jax
@@ -224,7 +248,8 @@ class MultiTaskTrainer(keras.Model):
         if keras.backend.backend() != "jax":
             (data,) = args
             terms = self._terms(data, training=False)
-            return self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+            logs = self._update(terms, keras.utils.unpack_x_y_sample_weight(data)[0])
+            return _multi_worker_logs(logs) if keras.backend.backend() == "tensorflow" else logs
         (trainable, non_trainable, metric_values), data = args
         u, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
         outputs, non_trainable = self.stateless_call(trainable, non_trainable, u, training=False)
@@ -249,6 +274,20 @@ class MultiTaskTrainer(keras.Model):
         return cls(**config)
 
 
+def _multi_worker_logs(logs: dict[str, Any]) -> dict[str, Any]:
+    """The step's logs as Keras' TensorFlow trainer can average them over several workers.
+
+    Over several workers Keras averages each logged value across the replicas along its
+    axis 0, which a scalar lacks; there each value becomes a vector of one element (the
+    average is then a scalar again). Elsewhere the logs are returned unchanged.
+    """
+    import tensorflow as tf
+
+    if not _is_multi_worker(tf.distribute.get_strategy()):
+        return logs
+    return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+
+
 def configure_logical_cpus(n: int) -> None:
     """Split the physical CPU into ``n`` logical devices (for testing MirroredStrategy).
 
@@ -263,8 +302,179 @@ def configure_logical_cpus(n: int) -> None:
     )
 
 
+@dataclass(frozen=True)
+class WorkerTask:
+    """This process's place in a training cluster (from ``TF_CONFIG``).
+
+    Attributes
+    ----------
+    type : {"worker", "chief"}
+    index : int
+        Index within its job type.
+    workers : int
+        Processes that train together (the ``chief`` job and the ``worker`` job).
+    is_chief : bool
+        The one process that writes checkpoints and histories: ``chief`` 0 when the cluster
+        has a chief job, else ``worker`` 0.
+    """
+
+    type: str
+    index: int
+    workers: int
+    is_chief: bool
+
+
+def worker_task(tf_config: str | None = None) -> WorkerTask:
+    """Read and check ``TF_CONFIG`` (tf.distribute's cluster description).
+
+    Parameters
+    ----------
+    tf_config : str or None
+        The JSON text; None: the environment variable ``TF_CONFIG``. Unset or empty: one
+        worker, the chief. The form is
+        ``{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker",
+        "index": i}}`` (a ``"chief"`` job of one address may stand beside the workers).
+
+    Raises
+    ------
+    ValueError
+        Not JSON, no cluster or no workers in it, an address that is not ``host:port``, a
+        task type other than worker / chief, or a task index outside its job.
+    """
+    text = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not text.strip():
+        return WorkerTask("worker", 0, 1, True)
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not JSON ({error}): {text[:200]!r}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict):
+        raise ValueError(
+            'TF_CONFIG names no cluster: it needs {"cluster": {"worker": ["host:port", '
+            f'...]}}, "task": {{"type": "worker", "index": i}}}}; got {text[:200]!r}'
+        )
+    cluster = config["cluster"]
+    jobs: dict[str, list[str]] = {}
+    for job in ("chief", "worker"):
+        addresses = cluster.get(job, [])
+        if isinstance(addresses, str) or not isinstance(addresses, list):
+            raise ValueError(f"TF_CONFIG cluster.{job} must be a list of 'host:port'")
+        for address in addresses:
+            host, _, port = str(address).rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"TF_CONFIG cluster.{job}: {address!r} is not 'host:port'")
+        jobs[job] = addresses
+    if len(jobs["chief"]) > 1:
+        raise ValueError(f"TF_CONFIG cluster.chief holds one address; got {jobs['chief']}")
+    workers = len(jobs["chief"]) + len(jobs["worker"])
+    if not jobs["worker"] and not jobs["chief"]:
+        raise ValueError(f"TF_CONFIG cluster names no worker: {cluster}")
+    task = config.get("task")
+    if not isinstance(task, dict):
+        raise ValueError('TF_CONFIG has no task: {"type": "worker", "index": i}')
+    kind = task.get("type")
+    if kind not in ("worker", "chief"):
+        raise ValueError(
+            f"TF_CONFIG task type must be 'worker' or 'chief' (training); got {kind!r}"
+        )
+    index = task.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(jobs[kind]):
+        raise ValueError(
+            f"TF_CONFIG task index {index!r} is out of range for the {len(jobs[kind])} "
+            f"{kind} address(es) of the cluster"
+        )
+    chief = kind == "chief" or (not jobs["chief"] and index == 0)
+    return WorkerTask(kind, index, workers, chief)
+
+
+def tf_config_from_slurm(port: int = 12345, environ: Mapping[str, str] | None = None) -> str:
+    """A ``TF_CONFIG`` for this task of a Slurm job: one worker per Slurm task.
+
+    The hosts come from ``SLURM_JOB_NODELIST`` (``SLURM_NODELIST``), expanded by
+    ``scontrol show hostnames`` where needed, with ``SLURM_NTASKS_PER_NODE`` (default 1)
+    tasks per host on ports ``port``, ``port + 1``, ...; this task is ``SLURM_PROCID``.
+
+    Parameters
+    ----------
+    port : int
+        The first port of each host.
+    environ : mapping or None
+        The variables (None: ``os.environ``).
+
+    Returns
+    -------
+    str
+        The JSON text, to put in ``os.environ["TF_CONFIG"]`` before training starts.
+    """
+    env = os.environ if environ is None else environ
+    nodelist = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
+    if not nodelist or "SLURM_PROCID" not in env:
+        raise ValueError(
+            "tf_config_from_slurm needs SLURM_JOB_NODELIST and SLURM_PROCID (run it inside "
+            "a Slurm task, e.g. under srun)"
+        )
+    hosts = _slurm_hostnames(nodelist)
+    per_node = int(str(env.get("SLURM_NTASKS_PER_NODE", "1")).split("(")[0].split(",")[0])
+    if per_node < 1 or not 1 <= int(port) <= 65535 - per_node:
+        raise ValueError(f"bad SLURM_NTASKS_PER_NODE ({per_node}) or port ({port})")
+    addresses = [f"{host}:{int(port) + k}" for host in hosts for k in range(per_node)]
+    index = int(env["SLURM_PROCID"])
+    if not 0 <= index < len(addresses):
+        raise ValueError(
+            f"SLURM_PROCID {index} is out of range for {len(addresses)} worker address(es)"
+        )
+    return json.dumps(
+        {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
+    )
+
+
+def _slurm_hostnames(nodelist: str) -> list[str]:
+    """Host names of a Slurm node list: plain names and one bracketed range per name
+    (``node[01-03,07]``) here; anything else through ``scontrol show hostnames``."""
+    hosts: list[str] = []
+    for item in _split_nodelist(nodelist):
+        if "[" not in item:
+            hosts.append(item)
+            continue
+        prefix, _, rest = item.partition("[")
+        body, _, suffix = rest.partition("]")
+        if "[" in suffix:
+            import subprocess
+
+            done = subprocess.run(
+                ["scontrol", "show", "hostnames", nodelist],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return done.stdout.split()
+        for part in body.split(","):
+            low, _, high = part.partition("-")
+            for number in range(int(low), int(high or low) + 1):
+                hosts.append(f"{prefix}{number:0{len(low)}d}{suffix}")
+    return hosts
+
+
+def _split_nodelist(nodelist: str) -> list[str]:
+    """Split a node list at the commas outside brackets."""
+    items, depth, current = [], 0, ""
+    for char in nodelist:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    return [item for item in [*items, current] if item]
+
+
+#: One multi-worker strategy per process and TF_CONFIG: TensorFlow configures its collective
+#: ops once per process, so a second training in the same process reuses the first strategy.
+_MULTI_WORKER: dict[str, Any] = {}
+
+
 def distribution_strategy(devices: Sequence[str] | None = None):
-    """The strategy to train under: MirroredStrategy over several devices, else the default.
+    """The strategy to train under: several workers, several local devices, or the default.
 
     Parameters
     ----------
@@ -272,11 +482,28 @@ def distribution_strategy(devices: Sequence[str] | None = None):
         Device names; None: every visible GPU when there are two or more, else every logical
         CPU when there is no GPU and two or more logical CPUs (see `configure_logical_cpus`).
 
+    Notes
+    -----
+    With ``TF_CONFIG`` naming more than one worker (`worker_task`): a
+    ``tf.distribute.MultiWorkerMirroredStrategy`` over every local GPU of every worker, its
+    all-reduce NCCL where this machine has GPUs and RING (gRPC) on CPUs. Call it (or
+    `fit_network`) before any other TensorFlow work in the process, on every worker with
+    the same program. ``devices`` cannot be given then. ``TF_CONFIG`` naming one worker
+    changes nothing.
+
     On the JAX and PyTorch backends: one device (a stand-in with ``scope()`` and
     ``num_replicas_in_sync = 1``), without importing TensorFlow; naming several devices
-    there raises.
+    or several workers there raises.
     """
+    task = worker_task()
     if keras.backend.backend() != "tensorflow":
+        if task.workers > 1:
+            raise ValueError(
+                f"TF_CONFIG names {task.workers} workers: training over several machines "
+                "needs the TensorFlow backend (tf.distribute.MultiWorkerMirroredStrategy); "
+                f"Keras runs on {keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow "
+                "or unset TF_CONFIG)"
+            )
         if devices is not None and len(devices) > 1:
             raise ValueError(
                 f"training over several devices ({list(devices)}) needs the TensorFlow "
@@ -285,6 +512,26 @@ def distribution_strategy(devices: Sequence[str] | None = None):
         return _OneDevice()
     import tensorflow as tf
 
+    if task.workers > 1:
+        if devices is not None:
+            raise ValueError(
+                f"devices ({list(devices)}) and a TF_CONFIG of {task.workers} workers: "
+                "a multi-worker run uses every local GPU (or the CPU) of each worker; "
+                "give one or the other"
+            )
+        key = os.environ["TF_CONFIG"]
+        if key not in _MULTI_WORKER:
+            # Physical devices only: listing logical ones would start TensorFlow's runtime,
+            # which must come after the strategy configures its collectives.
+            gpus = tf.config.list_physical_devices("GPU")
+            implementation = tf.distribute.experimental.CommunicationImplementation
+            options = tf.distribute.experimental.CommunicationOptions(
+                implementation=implementation.NCCL if gpus else implementation.RING
+            )
+            _MULTI_WORKER[key] = tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=options
+            )
+        return _MULTI_WORKER[key]
     if devices is None:
         gpus = tf.config.list_logical_devices("GPU")
         if len(gpus) > 1:
@@ -296,6 +543,38 @@ def distribution_strategy(devices: Sequence[str] | None = None):
     if devices is not None and len(devices) > 1:
         return tf.distribute.MirroredStrategy(devices=list(devices))
     return tf.distribute.get_strategy()
+
+
+def _is_multi_worker(strategy: Any) -> bool:
+    return type(strategy).__name__.startswith(
+        ("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy")
+    )
+
+
+def _set_batch_norm_synchronized(network: keras.Model, synchronized: bool) -> None:
+    """Switch every batch normalisation of ``network`` to global (or local) statistics.
+
+    The flag only matters in training mode under a strategy; the layers' weights and their
+    inference are the same either way, so a trained network is handed back unsynchronised
+    and saves as one that loads on every backend.
+    """
+    for layer in network._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = bool(synchronized)
+
+
+def _same_on_every_worker(strategy: Any, value: int, what: str) -> None:
+    """Raise on every worker if ``value`` differs between workers (a collective)."""
+    import tensorflow as tf
+
+    local = tf.constant([float(value)])
+    values = strategy.gather(strategy.run(lambda: tf.identity(local)), axis=0).numpy()
+    low, high = float(values.min()), float(values.max())
+    if high != low:
+        raise ValueError(
+            f"the workers disagree on {what} (between {low:g} and {high:g}): every worker "
+            "must see the same checkpoint folder (a shared file system) and the same data"
+        )
 
 
 class _OneDevice:
@@ -498,7 +777,7 @@ class _Checkpointing(keras.callbacks.Callback):
 class _Batches(keras.utils.PyDataset):
     """The first ``steps`` batches of a dataset as an epoch (same epoch bookkeeping)."""
 
-    def __init__(self, dataset: Any, steps: int | None):
+    def __init__(self, dataset: Any, steps: int | None, *, copy: bool = False):
         super().__init__(
             workers=dataset.workers,
             use_multiprocessing=dataset.use_multiprocessing,
@@ -506,12 +785,23 @@ class _Batches(keras.utils.PyDataset):
         )
         self.dataset = dataset
         self.steps = len(dataset) if steps is None else min(int(steps), len(dataset))
+        self.copy = bool(copy)
 
     def __len__(self) -> int:
         return self.steps
 
     def __getitem__(self, index: int):
-        return self.dataset[index]
+        batch = self.dataset[index]
+        if not self.copy:
+            return batch
+        # Fresh arrays: a batch the dataset keeps (validation cache) must not be shared
+        # with the input pipeline, which over several workers was seen to spoil it.
+        return tuple(
+            {key: np.array(value) for key, value in part.items()}
+            if isinstance(part, Mapping)
+            else np.array(part)
+            for part in batch
+        )
 
     def set_epoch(self, epoch: int) -> None:
         self.dataset.set_epoch(epoch)
@@ -644,7 +934,9 @@ def fit_network(
         Batches per epoch (the first ones of each epoch); None: all.
     checkpoint_dir : path or None
         Where the checkpoint and ``history.csv`` are written after every epoch; None: no
-        checkpoints.
+        checkpoints. Over several workers only the chief writes there (the others write
+        to a scratch folder, removed at the end), and every worker resumes from it, so it
+        must lie on a file system they all see.
     strategy : tf.distribute.Strategy or None
         None: `distribution_strategy` (one device on the JAX and PyTorch backends).
     monitor : str
@@ -661,6 +953,15 @@ def fit_network(
 
     Notes
     -----
+    Under a strategy with more than one replica the network's batch normalisations use
+    the statistics of the global batch (``synchronized``), switched off again on the
+    returned network (inference is the same; the saved file loads on every backend).
+    Each batch of ``train`` is the global batch: Keras splits it over the replicas (over
+    several workers each one draws every batch, identical on all of them, and keeps its
+    share), and the loss is divided by the number of replicas, so one update over N
+    workers is the update of one worker on the same batch. The batch size must then be a
+    multiple of the number of replicas.
+
     A network with ``mixed_float16`` layers (``ModelConfig.precision``) trains with its
     optimizer wrapped in ``keras.optimizers.LossScaleOptimizer`` (dynamic loss scaling);
     the loss itself is computed in float32.
@@ -670,11 +971,22 @@ def fit_network(
     if int(max_epochs) < 1 or int(patience) < 1:
         raise ValueError(f"max_epochs and patience must be >= 1; got {max_epochs}, {patience}")
     strategy = distribution_strategy() if strategy is None else strategy
+    multi_worker = _is_multi_worker(strategy)
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
+    # Every worker reads the checkpoint to resume; only the chief writes it. The others run
+    # the same steps (reading some variables is a collective) into a scratch folder.
+    scratch = None
+    write_folder = folder
+    if folder is not None and multi_worker and not worker_task().is_chief:
+        scratch = tempfile.TemporaryDirectory(prefix="mtmri-worker-")
+        write_folder = Path(scratch.name)
     if validation is None and monitor.startswith("val_"):
         monitor = monitor.removeprefix("val_")
     with strategy.scope():
         network = build()
+        synchronized = strategy.num_replicas_in_sync > 1
+        if synchronized:
+            _set_batch_norm_synchronized(network, True)
         trainer = compile_trainer(
             network,
             hyper,
@@ -703,13 +1015,24 @@ def fit_network(
         if state.get("best_file") and (folder / state["best_file"]).exists():
             with _open_checkpoint(folder / state["best_file"]) as stored:
                 best_weights = [stored[k] for k in sorted(stored.files)]
+    replicas = int(strategy.num_replicas_in_sync)
+    batch_size = getattr(getattr(train, "generator", None), "batch_size", None)
+    if replicas > 1 and isinstance(batch_size, int) and batch_size % replicas:
+        raise ValueError(
+            f"the global batch of {batch_size} images does not split evenly over "
+            f"{replicas} replicas; use a multiple of {replicas}"
+        )
     start = int(state["epoch"])
+    if multi_worker:
+        _same_on_every_worker(strategy, start, "the epoch to resume from")
     finished = state["stopped_early"] or state["diverged"] or start >= int(max_epochs)
     train = _Batches(train, steps_per_epoch)
+    if multi_worker and validation is not None:
+        validation = _Batches(validation, None, copy=True)
     checkpointing = _Checkpointing(
         trainer,
         state,
-        folder=folder,
+        folder=write_folder,
         monitor=monitor,
         patience=patience,
         batch_images=lambda: _epoch_images(train),
@@ -736,6 +1059,10 @@ def fit_network(
             best_weights = checkpointing.best_weights
     if best_weights is not None:
         network.set_weights(best_weights)
+    if synchronized:
+        _set_batch_norm_synchronized(network, False)
+    if scratch is not None:
+        scratch.cleanup()
     history = pd.DataFrame(state["history"])
     return FitResult(
         network=network,
@@ -785,6 +1112,8 @@ def fit_model(
     XLA as ``settings`` says. The models' trainings and the search's trials both train
     through here.
     """
+    # The strategy first: a multi-worker one must exist before TensorFlow does other work.
+    strategy = distribution_strategy() if strategy is None else strategy
     set_global_seed(seed)
     if search:
         budget = (settings.search_max_epochs, settings.search_patience)
