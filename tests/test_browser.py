@@ -205,3 +205,43 @@ def test_no_page_logs_an_error(served_book, smoke_book, browser):
         if severe:
             errors[page] = severe
     assert not errors, f"pages whose console logged errors: {errors}"
+
+
+# Every table of a page, measured against the text column: the table's box must end inside
+# the article, nothing inside it may scroll sideways, and no cell may cut its text.
+_TABLES_OUTSIDE_THE_COLUMN = """
+const article = document.querySelector('article.bd-article');
+if (!article) { return []; }
+const style = getComputedStyle(article);
+const right = article.getBoundingClientRect().right - parseFloat(style.paddingRight);
+const wide = [];
+article.querySelectorAll('table').forEach((table, i) => {
+  const box = table.getBoundingClientRect();
+  if (box.width === 0) { return; }  // folded away
+  const cut = [...table.querySelectorAll('td, th')].filter(
+    c => c.scrollWidth > c.clientWidth + 1 && getComputedStyle(c).overflow !== 'visible');
+  if (box.right > right + 1 || table.scrollWidth > table.clientWidth + 1 || cut.length) {
+    wide.push({table: i, right: Math.round(box.right), column_right: Math.round(right),
+               scroll: table.scrollWidth, shown: table.clientWidth, cut_cells: cut.length,
+               starts: table.innerText.slice(0, 60)});
+  }
+});
+return wide;
+"""
+
+
+def test_every_table_fits_the_text_column(served_book, smoke_book, browser):
+    outside = {}
+    size = browser.get_window_size()
+    try:
+        for width, height in [(1280, 900), (992, 800)]:
+            browser.set_window_size(width, height)
+            for page in _pages(served_book, smoke_book):
+                browser.get(f"{served_book}/{page}")
+                time.sleep(0.5)
+                wide = browser.execute_script(_TABLES_OUTSIDE_THE_COLUMN)
+                if wide:
+                    outside[f"{page} at {width} px"] = wide
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+    assert not outside, f"tables wider than the text column: {outside}"

@@ -353,6 +353,26 @@ def test_train_model_saves_a_keras_file_with_its_sidecar(trained):
     assert set(loaded.output) == {"noise", "image"}
 
 
+def test_a_worker_other_than_the_chief_hands_back_the_chiefs_file(trained, monkeypatch):
+    output_dir, settings, model = trained
+    monkeypatch.setattr(runs, "fit_model", lambda *args, **kwargs: None)
+    workers = ["127.0.0.1:1", "127.0.0.1:2"]
+    tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": 1}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    written = model.path.stat().st_mtime_ns
+    again = T.train_model(
+        "Noise", "smoke", output_dir=output_dir, settings=settings, verbose=0, force=True
+    )
+    assert again.trained_now and again.path == model.path and again.record == model.record
+    assert model.path.stat().st_mtime_ns == written  # the worker wrote nothing
+    # Another request, whose file the chief never writes: the wait ends with an error.
+    monkeypatch.setenv(runs.CHIEF_SAVE_TIMEOUT_VARIABLE, "0")
+    other = settings.with_(steps_per_epoch=2)
+    with pytest.raises(TimeoutError, match="did not appear within 0 s.*one file system"):
+        T.train_model("Noise", "smoke", output_dir=output_dir, settings=other, verbose=0)
+    assert sorted(p.name for p in model.path.parent.glob("*.keras")) == [model.path.name]
+
+
 def test_a_matching_saved_model_is_reused_not_retrained(trained):
     output_dir, settings, model = trained
     again = T.train_model("Noise", "smoke", output_dir=output_dir, settings=settings, verbose=0)

@@ -30,6 +30,7 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from ..store import (
     package_versions,
 )
 from .datasets import data_fingerprint, data_sources, model_datasets, reference_mse
-from .fit import fit_model, read_checkpoint_state
+from .fit import fit_model, read_checkpoint_state, worker_task
 from .search import best_hyperparameters
 from .specs import (
     TRAINING_FORMAT,
@@ -265,6 +266,10 @@ def train_model(
         verbose=verbose,
         strategy=strategy,
     )
+    task = worker_task()
+    if task.workers > 1 and not task.is_chief:
+        # Only the chief writes the model file; every other worker waits for it.
+        return _chief_model(spec.label, seed, path, digest)
     state = read_checkpoint_state(checkpoint_dir)
     if state is None:  # every epoch of fit_network writes one
         raise RuntimeError(f"{checkpoint_dir}: training left no checkpoint")
@@ -314,6 +319,32 @@ def train_model(
     for folder in checkpoint_dir.parent.glob(f"{path.stem}-*"):
         shutil.rmtree(folder, ignore_errors=True)
     return TrainedModel(spec.label, seed, path, json.loads(text), trained_now=True)
+
+
+CHIEF_SAVE_TIMEOUT_VARIABLE = "MTMRI_CHIEF_SAVE_TIMEOUT"
+"""Seconds a non-chief worker waits for the chief's saved model (default 600)."""
+
+
+def _chief_model(label: str, seed: int, path: Path, digest: str) -> TrainedModel:
+    """The chief's saved model of this request, once its sidecar has appeared.
+
+    The workers finish the same last step together and the chief then writes the file, so
+    the wait is the time one save takes; a model that never appears means the workers do
+    not share the output folder (or the chief died), and the error says so.
+    """
+    timeout = float(os.environ.get(CHIEF_SAVE_TIMEOUT_VARIABLE, "600"))
+    deadline = time.monotonic() + timeout
+    while True:
+        record = read_sidecar(path)
+        if path.exists() and record is not None and record.get("request_digest") == digest:
+            return TrainedModel(label, seed, path, record, trained_now=True)
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{path}: the chief's trained model did not appear within {timeout:g} s "
+                f"(${CHIEF_SAVE_TIMEOUT_VARIABLE}). Only the chief writes it: every worker "
+                "needs the output folder on one file system they all see."
+            )
+        time.sleep(1.0)
 
 
 def _json_default(value: Any) -> Any:

@@ -117,6 +117,10 @@ _PORT_VARIABLE = "KERASTUNER_ORACLE_PORT"
 #: Seconds a worker waits for an unreachable chief before it exits (default 600).
 CHIEF_TIMEOUT_VARIABLE = "MTMRI_SEARCH_CHIEF_TIMEOUT"
 _DEFAULT_CHIEF_TIMEOUT = 600.0
+# Seconds a reachable chief may take, beyond that timeout, to answer one call: asking for a
+# trial makes it fit its Gaussian process, which takes seconds on a loaded machine and grows
+# with the trials. Whether the chief is there at all is the watching thread's question.
+_ANSWER_MARGIN = 300.0
 #: A worker's exit status when its chief is gone (EX_TEMPFAIL: start the chief again).
 _WORKER_EXIT_STATUS = 75
 
@@ -485,7 +489,9 @@ def _tuner_class():
             from keras_tuner.src.distribute import oracle_client
 
             timeout = _chief_timeout()
-            oracle_client.TIMEOUT = timeout  # keras-tuner's is an hour per call
+            # keras-tuner's deadline per call is an hour. Not the chief timeout itself: a
+            # slow answer from a chief that is there is not an unreachable chief.
+            oracle_client.TIMEOUT = timeout + _ANSWER_MARGIN
             host, port = _chief_address()
             project = Path(self.project_dir)
             max_trials = self.oracle.max_trials
