@@ -66,7 +66,7 @@ class BookSettings:
 
 BOOK_SETTINGS: dict[str, BookSettings] = {
     "smoke": BookSettings(notebook_budget_s=60.0, gallery_size=64, corruption_draws=12),
-    "cpu": BookSettings(notebook_budget_s=1200.0, gallery_size=192, corruption_draws=200),
+    "cpu": BookSettings(notebook_budget_s=1800.0, gallery_size=192, corruption_draws=200),
     "paper": BookSettings(notebook_budget_s=24 * 3600.0, gallery_size=320, corruption_draws=1000),
 }
 
@@ -218,7 +218,7 @@ def _paper_dry_run() -> Profile:
 
     Batch 1 (the paper's 4 needs about 11 GB at these shapes; batch 1 leaves room on a 24 GB
     machine shared with other work); two epochs of two steps, so the second epoch's rate is
-    free of the first one's tracing; one search trial of one step per model; two
+    free of the first one's tracing; one search trial of one step per model; four
     evaluation slices per setting; 20 corruption draws in the paper-vs-code chapter.
     """
     paper = PROFILES["paper"]
@@ -240,7 +240,7 @@ def _paper_dry_run() -> Profile:
             search_initial_points=one_each,
             workers=1,
         ),
-        eval_slices=2,
+        eval_slices=4,
         max_slices={"train": None, "validation": None, "test": None},
         subjects=10,
         slices_per_subject=4,

@@ -336,3 +336,81 @@ def test_progress_bars_are_dropped_and_nothing_else(tmp_path):
         table,
         "5184 scores\n",
     ]
+
+
+def _figure_png(transparent: bool = False) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2))
+    axes[0].imshow(rng.random((64, 64)), cmap="gray")
+    axes[1].imshow(np.linspace(-1, 1, 64 * 64).reshape(64, 64), cmap="RdBu_r")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, transparent=transparent)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def test_figures_are_stored_with_a_palette_that_keeps_their_look(tmp_path):
+    import base64
+    import io
+
+    import nbformat
+    import numpy as np
+    from PIL import Image
+
+    from mtmri_lib.report.images import shrink_notebook_images
+
+    png = _figure_png()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "fig",
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data",
+                    data={"image/png": base64.b64encode(png).decode(), "text/plain": "<Figure>"},
+                )
+            ],
+        ),
+        nbformat.v4.new_markdown_cell("text"),
+    ]
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, path)
+    saved = shrink_notebook_images(path)
+    stored = base64.b64decode(
+        nbformat.read(path, as_version=4).cells[0].outputs[0].data["image/png"]
+    )
+    assert saved == len(png) - len(stored) > 0
+    with Image.open(io.BytesIO(png)) as before, Image.open(io.BytesIO(stored)) as after:
+        assert after.format == "PNG" and after.mode == "P" and after.size == before.size
+        difference = np.abs(
+            np.asarray(before.convert("RGB"), float) - np.asarray(after.convert("RGB"), float)
+        )
+    assert difference.mean() < 2.0 and np.percentile(difference, 99.9) < 24
+    # Done once: a second pass finds nothing to save and leaves the file alone.
+    written = path.stat().st_mtime_ns
+    assert shrink_notebook_images(path) == 0
+    assert path.stat().st_mtime_ns == written
+
+
+def test_a_palette_is_refused_where_it_would_lose_something():
+    from mtmri_lib.report.images import palette_png
+
+    transparent = _figure_png(transparent=True)
+    assert palette_png(transparent) == transparent
+    with pytest.raises(ValueError, match="colours"):
+        palette_png(_figure_png(), colours=257)
+    with pytest.raises(ValueError, match="PNG"):
+        palette_png(b"GIF89a" + bytes(40))
+    with pytest.raises(ValueError, match="PNG"):
+        palette_png(b"")
+    # One palette is enough: a picture that has one is kept as it is.
+    once = palette_png(_figure_png())
+    assert palette_png(once) == once

@@ -37,7 +37,7 @@ def test_profile_overview_reads_the_settings_the_notebooks_use():
         expected = "all test slices" if slices is None else f"{slices:,}"
         assert column["evaluation slices per set"] == expected
     assert overview.loc["early-stopping patience (epochs)", "paper"] == 10
-    assert overview.loc["notebook time budget", "cpu"] == "20 min"
+    assert overview.loc["notebook time budget", "cpu"] == "30 min"
 
 
 def test_a_profile_composes_each_layers_own_settings():

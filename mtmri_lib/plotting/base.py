@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..report.images import palette_png
+
 __all__ = [
     "KSPACE_PERCENTILES",
     "figure",
@@ -54,23 +56,18 @@ def figure_png(fig: Any, dpi: int = 80, *, colours: int | None = None) -> bytes:
     """The figure as PNG bytes.
 
     ``colours``: None keeps full colour; an int from 2 to 256 stores the picture with a
-    palette of that many colours (about a third of the bytes at 64 colours, for the static
-    explorers, which embed every frame in the page).
+    palette of that many colours (`mtmri_lib.report.images.palette_png`: about a third of
+    the bytes, for the static explorers, which embed every frame in the page).
     """
+    if colours is not None and (
+        not isinstance(colours, int) or isinstance(colours, bool) or not 2 <= colours <= 256
+    ):
+        raise ValueError(f"colours must be None or an int from 2 to 256; got {colours!r}")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     if colours is None:
         return buffer.getvalue()
-    if not isinstance(colours, int) or isinstance(colours, bool) or not 2 <= colours <= 256:
-        raise ValueError(f"colours must be None or an int from 2 to 256; got {colours!r}")
-    from PIL import Image
-
-    buffer.seek(0)
-    with Image.open(buffer) as picture:
-        reduced = picture.convert("RGB").quantize(colours)
-    out = io.BytesIO()
-    reduced.save(out, format="png", optimize=True)
-    return out.getvalue()
+    return palette_png(buffer.getvalue(), colours)
 
 
 def image_panel(

@@ -8,5 +8,6 @@ themselves.
 - `claims`: the article's 21 claims and the check of each on the built tables.
 - `paper_vs_code`: what the differences between the text and the released code change.
 - `figures`: the data of Figures 1 and 2 and their captions.
+- `images`: smaller PNG pictures for the static pages.
 - `views`: the smaller tables of the chapters (data, artefacts, losses, search, training).
 """

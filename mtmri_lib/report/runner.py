@@ -10,7 +10,8 @@
    ``jupyter-book build`` there (``execute_notebooks: off``: the book renders stored outputs).
    Before, each executed copy loses TensorFlow's start-up lines (`drop_startup_noise`), and
    papermill's injected parameters cell is tagged to stay off the page
-   (`hide_injected_parameters`), and progress bars go (`drop_progress_bars`).
+   (`hide_injected_parameters`), progress bars go (`drop_progress_bars`), and its figures
+   are stored with a 256-colour palette (`mtmri_lib.report.images.shrink_notebook_images`).
 5. Serves the widget manager and MathJax itself: ``npm ci`` installs the versions pinned in
    ``book/widgets_js/package-lock.json`` (``@jupyter-widgets/html-manager`` and
    ``requirejs``) and ``book/mathjax_js/package-lock.json`` (``mathjax``) into the build
@@ -49,6 +50,7 @@ from ..store import (
     files_digest,
     read_json,
 )
+from .images import shrink_notebook_images
 
 __all__ = [
     "chapters",
@@ -318,6 +320,7 @@ def execute_notebooks(
         drop_startup_noise(target)
         hide_injected_parameters(target)
         drop_progress_bars(target)
+        shrink_notebook_images(target)
         if measure:
             runs.append(
                 NotebookRun(
