@@ -18,7 +18,15 @@ What it measures (the ``paper`` network by default: 320 x 320, 75.4 M parameters
   is not part of the figure. Reported with the achieved TFLOP/s (a step counted as three
   forward passes, `mtmri_lib.inference.forward_flops`) and the compilation time;
 - **inference**: seconds per slice of ``predict`` at the batch sizes of
-  ``--inference-batches`` (1 and 16), float32 and the mixed precisions, after a warm-up call.
+  ``--inference-batches`` (1 and 16), float32 and the mixed precisions, after a warm-up call;
+- **dry-run chapters, the model's share** (``--chapters``, default ``paper-dry``): what the
+  training chapter of ``mtmri book --profile paper --dry-run`` does on the accelerator, model
+  by model for the seven models (build, compile, then the dry run's epochs x steps at its
+  batch size, float32, as `mtmri_lib.training.fit.compile_trainer` trains), and the search
+  chapter's one trial per searched model likewise; wall time per model, compilation
+  included, which is what dominates a dry run on a GPU. The data pipeline, the metrics and
+  the baselines of those chapters run on the CPU in numpy (and need gstools, pandas and
+  scikit-image, which a machine without a package index may lack), so they are not here.
 
 Each measurement starts only while the run is inside ``--budget`` seconds (default 540, so
 that the whole run with start-up stays within 10 minutes); what did not fit is listed as
@@ -37,6 +45,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import platform
 import sys
@@ -192,7 +201,78 @@ def bench_inference(config: str, precision: str, batch: int, repeats: int) -> di
     }
 
 
+def bench_chapter(profile: str, chapter: str, *, deadline: float = math.inf) -> dict[str, Any]:
+    """The model's share of one chapter of a dry run: for each model the chapter trains,
+    build, compile and train the profile's epochs x steps (the search: one trial of its
+    search epochs x steps per searched model) at its batch size, on synthetic batches.
+    Models not started by ``deadline`` (``time.perf_counter()``) are listed as skipped."""
+    from mtmri_lib.models import MODEL_LABELS, build_model, model_config, model_spec
+    from mtmri_lib.training import training_settings
+    from mtmri_lib.training.fit import compile_trainer
+    from mtmri_lib.training.specs import default_hyperparameters
+
+    settings = training_settings(profile)
+    cfg = model_config(profile)
+    if chapter == "training":
+        labels, epochs, steps = MODEL_LABELS, settings.max_epochs, settings.steps_per_epoch
+    elif chapter == "search":
+        labels = tuple(settings.search_models)
+        epochs, steps = settings.search_max_epochs, settings.search_steps_per_epoch
+    else:
+        raise ValueError(f"chapter must be 'training' or 'search'; got {chapter!r}")
+    steps = int(steps or 2)
+    per_model: dict[str, float] = {}
+    skipped: list[str] = []
+    start = time.perf_counter()
+    for label in labels:
+        if time.perf_counter() > deadline:
+            skipped.append(label)
+            continue
+        spec = model_spec(label)
+        begin = time.perf_counter()
+        network = build_model(cfg, tasks=spec.tasks, seed=0)
+        trainer = compile_trainer(network, default_hyperparameters(label), jit_compile=True)
+        data = _inputs(cfg.image_size, settings.batch_size, len(spec.tasks))
+        trainer.fit(_same_batch(data, steps), epochs=epochs, shuffle=False, verbose=0)
+        per_model[label] = time.perf_counter() - begin
+        del trainer, network
+        _release(keras_backend())
+    return {
+        "kind": "chapter",
+        "chapter": chapter,
+        "precision": "float32",
+        "batch": settings.batch_size,
+        "profile": profile,
+        "epochs": epochs,
+        "steps": steps,
+        "seconds": time.perf_counter() - start,
+        "seconds_per_model": per_model,
+        "models_skipped": skipped,
+    }
+
+
+def keras_backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
 def _describe(row: dict[str, Any]) -> str:
+    if row["kind"] == "chapter":
+        head = f"chapter   {row['chapter']:14s} ({row.get('profile', '')})"
+        if "error" in row or "skipped" in row:
+            return f"{head}: " + (f"FAILED {row['error']}" if "error" in row else "skipped")
+        models = ", ".join(f"{k} {v:.1f} s" for k, v in row["seconds_per_model"].items())
+        return (
+            f"{head}: {row['seconds']:.1f} s for {len(row['seconds_per_model'])} models, "
+            f"{row['epochs']} epoch(s) x {row['steps']} step(s) at batch {row['batch']} "
+            f"({models})"
+            + (
+                f"; not started: {', '.join(row['models_skipped'])}"
+                if row["models_skipped"]
+                else ""
+            )
+        )
     head = f"{row['kind']:9s} {row['precision']:14s} batch {row['batch']:3d}"
     if "error" in row:
         return f"{head}: FAILED {row['error']}"
@@ -221,6 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-steps", type=int, default=3)
     parser.add_argument("--inference-batches", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--inference-repeats", type=int, default=8, help="batches timed")
+    parser.add_argument(
+        "--chapters",
+        default="paper-dry",
+        help="profile whose dry-run training and search chapters are timed ('none': skip)",
+    )
     parser.add_argument("--budget", type=float, default=540.0, help="seconds for all rows")
     parser.add_argument("--json", type=Path, default=None, help="where to write the rows")
     args = parser.parse_args(argv)
@@ -236,29 +321,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{machine_line(machine)}; accelerator: {device}")
     print(f"keras {keras.__version__} on {keras.backend.backend()}", flush=True)
 
+    # In order of what matters most, as the budget may end the run early: float32 first, then
+    # the training chapter, the mixed precisions, and the search chapter last.
     plan: list[tuple[str, str, int]] = [("inference", "float32", b) for b in args.inference_batches]
-    for precision in args.precisions:
-        plan += [("training", precision, b) for b in args.batches]
+    plan += [("training", "float32", b) for b in args.batches if "float32" in args.precisions]
+    if args.chapters != "none":
+        plan.append(("chapter", "training", 0))
     for precision in args.precisions:
         if precision != "float32":
+            plan += [("training", precision, b) for b in args.batches]
             plan += [("inference", precision, b) for b in args.inference_batches]
+    if args.chapters != "none":
+        plan.append(("chapter", "search", 0))
 
     rows: list[dict[str, Any]] = []
     for kind, precision, batch in plan:
         elapsed = time.perf_counter() - begin
+        if kind == "chapter":
+            blank: dict[str, Any] = {"kind": kind, "chapter": precision, "profile": args.chapters}
+        else:
+            blank = {"kind": kind, "precision": precision, "batch": batch}
         if elapsed > args.budget:
-            row: dict[str, Any] = {"kind": kind, "precision": precision, "batch": batch}
-            row["skipped"] = f"time budget of {args.budget:.0f} s spent"
+            row: dict[str, Any] = {**blank, "skipped": f"time budget of {args.budget:.0f} s spent"}
         else:
             try:
-                if kind == "training":
+                if kind == "chapter":
+                    row = bench_chapter(args.chapters, precision, deadline=begin + args.budget)
+                elif kind == "training":
                     row = bench_training(
                         args.config, precision, batch, args.steps, args.warmup_steps
                     )
                 else:
                     row = bench_inference(args.config, precision, batch, args.inference_repeats)
             except Exception as error:  # noqa: BLE001 (recorded; the next row may fit)
-                row = {"kind": kind, "precision": precision, "batch": batch}
+                row = dict(blank)
                 row["error"] = f"{type(error).__name__}: {str(error)[:300]}"
             _release(backend)
         rows.append(row)

@@ -327,6 +327,8 @@ def test_gpu_benchmark_path_runs_without_tensorflow(tmp_path):
         "2",
         "--inference-repeats",
         "1",
+        "--chapters",
+        "smoke",
         "--json",
         str(out),
     ]
@@ -341,6 +343,15 @@ def test_gpu_benchmark_path_runs_without_tensorflow(tmp_path):
     assert np.isfinite(kinds[("training", "float32")]["loss"])
     assert kinds[("inference", "float32")]["seconds_per_slice"] > 0
     assert kinds[("inference", "float32")]["finite"]
+    chapters = {row["chapter"]: row for row in record["rows"] if row["kind"] == "chapter"}
+    from mtmri_lib.models import MODEL_LABELS
+    from mtmri_lib.training import training_settings
+
+    assert list(chapters["training"]["seconds_per_model"]) == list(MODEL_LABELS)
+    assert list(chapters["search"]["seconds_per_model"]) == list(
+        training_settings("smoke").search_models
+    )
+    assert all(seconds > 0 for seconds in chapters["training"]["seconds_per_model"].values())
 
 
 def test_several_devices_off_tensorflow_raise_a_clear_error(tmp_path):

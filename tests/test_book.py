@@ -116,8 +116,8 @@ def test_pages_load_their_scripts_once_have_a_favicon_and_stay_small(smoke_book)
         assert html.count("var togglebuttonSelector") <= 1, name
         assert re.search(r'<link rel="icon" href="../_static/favicon.svg"', html), name
         assert len(html.encode()) < 15 * 2**20, f"{name}: {len(html.encode())} bytes"
-    # The figures of these chapters fit the 784 px column (a few pixels of tight bounding
-    # box aside), so the page does not shrink their text.
+    # The figures of these chapters fit the 676 px column of a 1280 px window (a few pixels
+    # of tight bounding box aside), so the page does not shrink their text.
     import struct
 
     for name in ("model", "training", "results", "figures"):
@@ -125,7 +125,7 @@ def test_pages_load_their_scripts_once_have_a_favicon_and_stay_small(smoke_book)
         for source in re.findall(r'<img[^>]*src="([^"]+\.png)"', html):
             header = (index.parent / "book" / source).read_bytes()[:24]
             width = struct.unpack(">I", header[16:20])[0]
-            assert width <= 830, f"{name}: {source} is {width} px wide"
+            assert width <= 700, f"{name}: {source} is {width} px wide"
     # The widget manager's icon fonts are served, under both names its style sheet uses.
     html_dir = index.parent
     assert sorted(p.name for p in (html_dir / "webfonts").glob("fa-solid-900.woff*")) == [

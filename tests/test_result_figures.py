@@ -23,6 +23,7 @@ from mtmri_lib.inference import model_method  # noqa: E402
 from mtmri_lib.metrics import METRICS  # noqa: E402
 from mtmri_lib.models import build_model  # noqa: E402
 from mtmri_lib.plotting import results as RF  # noqa: E402
+from mtmri_lib.plotting.layout import COLUMN_INCHES  # noqa: E402
 from mtmri_lib.report import figures as RFig  # noqa: E402
 
 
@@ -105,8 +106,8 @@ def test_figure1_differences_share_one_symmetric_scale(sets, corrector):
         low, high = _clim(ax)
         assert low == pytest.approx(-high) and high == pytest.approx(robust, rel=1e-5)
     assert any(f"{RF.ROBUST_PERCENTILE:g}th pct" in ax.get_ylabel() for ax in fig.axes)
-    # At most 7.8 inches wide (the 784 px column at 100 dpi), so 9 pt text is not shrunk.
-    assert fig.get_size_inches()[0] <= 7.8
+    # At most the text column wide (676 px at 100 dpi), so 9 pt text is not shrunk.
+    assert fig.get_size_inches()[0] <= COLUMN_INCHES
     greys = [ax for ax in _images(fig) if ax not in differences]
     assert {_clim(ax) for ax in greys} == {(float(clean.min()), float(clean.max()))}
 
@@ -180,8 +181,8 @@ def test_figure2_slice_residuals_and_orthogonal_view(corrected_volume):
     residuals = {h: corrected_volume.residuals[h][2] for h in HEADS}
     pooled = np.concatenate([np.abs(r).ravel() for r in residuals.values()])
     limit = np.percentile(pooled, RF.ROBUST_PERCENTILE)
-    # Two rows of three for the slice, the orthogonal views below: the 784 px column.
-    assert fig.get_size_inches()[0] <= 7.8
+    # Two rows of three for the slice, the orthogonal views below: the text column.
+    assert fig.get_size_inches()[0] <= COLUMN_INCHES
     for ax, head in zip(top[2:], HEADS, strict=True):
         assert _clim(ax) == pytest.approx((-limit, limit), rel=1e-5)
         mean = re.search(r"mean \|p\| (\S+)", ax.get_title()).group(1)

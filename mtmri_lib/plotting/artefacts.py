@@ -19,6 +19,7 @@ import numpy as np
 from ..fourier import fft2c
 from ..report.views import GalleryEntry
 from .base import difference_panel, figure, image_panel, kspace_limits, kspace_log, kspace_panel
+from .layout import column_size
 
 __all__ = [
     "EXPLORER_DPI",
@@ -54,7 +55,7 @@ def plot_gallery(clean: np.ndarray, entries: list[GalleryEntry], row: str):
     kspaces = [fft2c(img) for _, img in columns]
     k_limits = kspace_limits(*[kspace_log(k) for k in kspaces])
     diff_max = max(float(np.abs(e.image - clean).max()) for e in selected) or 1.0
-    fig, axes = figure(3, len(columns), (2.6 * len(columns), 8.0))
+    fig, axes = figure(3, len(columns), column_size(2.6 * len(columns), 8.0))
     grey = (0.0, max(1.0, float(clean.max())))
     for col, ((label, img), k) in enumerate(zip(columns, kspaces, strict=True)):
         image_panel(axes[0, col], img, label, limits=grey)

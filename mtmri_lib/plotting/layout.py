@@ -1,13 +1,15 @@
-"""The size of the book's figures: its text column is 784 px wide, 7.8 inches at the 100 dpi
-of the notebook's inline images. A figure at most that wide is shown at its own size, so its
-9-10 pt text stays 9-10 pt on the page; a wider one would be scaled down, text and all."""
+"""The size of the book's figures: its text column is 676 px wide in a 1280 px window (718 px
+at 992 px; measured in Chromium by `tests/test_browser.py`'s width check), 6.7 inches at the
+100 dpi of the notebook's inline images. A figure at most that wide is shown at its own size,
+so its 9-10 pt text stays 9-10 pt on the page; a wider one would be scaled down, text and
+all."""
 
 from __future__ import annotations
 
 __all__ = ["COLUMN_INCHES", "column_size"]
 
-#: The width of the book's text column in inches (784 px at 100 dpi, rounded down).
-COLUMN_INCHES = 7.8
+#: The width of the book's text column in inches (676 px at 100 dpi, rounded down).
+COLUMN_INCHES = 6.7
 
 
 def column_size(width: float, height: float) -> tuple[float, float]:

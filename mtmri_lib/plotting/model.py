@@ -13,6 +13,7 @@ import numpy as np
 
 from ..losses import KERNEL_SYMBOLS, KERNELS, kernel_responses
 from .base import figure, image_panel, kspace_log
+from .layout import column_size
 
 __all__ = [
     "plot_kernels",
@@ -46,7 +47,7 @@ def plot_kernels(kernels: Mapping[str, np.ndarray] | None = None):
     """
 
     kernels = KERNELS if kernels is None else kernels
-    fig, axes = figure(3, 3, (8.0, 8.4))
+    fig, axes = figure(3, 3, column_size(8.0, 8.4))
     for ax, (name, kernel) in zip(axes.ravel(), kernels.items(), strict=False):
         divisor = _divisor(kernel)
         symbol = KERNEL_SYMBOLS.get(name, name)
@@ -186,8 +187,8 @@ def plot_kspace_branch(image: np.ndarray, parts: Mapping[str, Any], task: str, i
         ("image branch residual", image_res, {"symmetric": True}),
         (f"residual p_{task}\n(sum of both)", kspace_res + image_res, {"symmetric": True}),
     ]
-    # Two rows of three, sized for the book's 784 px column (9 pt text at that width).
-    fig, axes = figure(2, 3, (7.8, 5.6))
+    # Two rows of three, sized for the book's text column (9 pt text at that width).
+    fig, axes = figure(2, 3, column_size(7.8, 5.6))
     for ax, (title, data, options) in zip(axes.flat, panels, strict=True):
         shown = image_panel(ax, data, title, **options)
         fig.colorbar(shown, ax=ax, shrink=0.7)
@@ -216,8 +217,8 @@ def plot_model_outputs(
     """
     tasks = [k for k in outputs if k != "image"] if tasks is None else list(tasks)
     columns = -(-(len(tasks) + 2) // 2)
-    # Two rows, sized for the book's 784 px column (9 pt text at that width).
-    fig, axes = figure(2, columns, (7.8, 5.6))
+    # Two rows, sized for the book's text column (9 pt text at that width).
+    fig, axes = figure(2, columns, column_size(7.8, 5.6))
     panels = list(axes.flat)
     for ax in panels[len(tasks) + 2 :]:
         ax.set_axis_off()
@@ -288,7 +289,7 @@ def plot_architecture(model, *, title: str | None = None):
     n = max(sum(r["branch"] == b for r in rows) for b in branches)
     levels = max(int(round(np.log2(full / r["height"]))) for r in rows if r["height"])
     lane_height = 1.9 + 0.8 * levels
-    fig, axes = figure(1, 1, (7.8, 0.9 + 0.62 * lane_height * len(branches)))
+    fig, axes = figure(1, 1, column_size(7.8, 0.9 + 0.62 * lane_height * len(branches)))
     ax = axes[0, 0]
     ax.set_axis_off()
     box_w, box_h = 0.94, 0.98

@@ -34,6 +34,7 @@ from ..data import znorm
 from ..protocols import Corrector, EvaluationSets, ResidualModel
 from ..report.figures import check_model_size, figure1_data
 from .base import figure, image_panel
+from .layout import column_size
 
 __all__ = [
     "plot_figure1",
@@ -114,8 +115,8 @@ def plot_figure1(
     )
     grey = (float(clean.min()), float(clean.max()))
     columns = len(artefacts)
-    # Sized for the book's 784 px column, so 9 pt text stays 9 pt on the page.
-    fig, axes = figure(5, columns, (7.8, 10.4))
+    # Sized for the book's text column, so 9 pt text stays 9 pt on the page.
+    fig, axes = figure(5, columns, column_size(7.8, 10.4))
     shown = None
     for column, artefact in enumerate(artefacts):
         score = scores.loc[artefact]
@@ -221,10 +222,10 @@ def plot_figure2(
     if not 0 <= row < height:
         raise ValueError(f"row must be in [0, {height - 1}]; got {row}")
 
-    # Sized for the book's 784 px column: the slice's panels in rows of three, then a row of
+    # Sized for the book's text column: the slice's panels in rows of three, then a row of
     # the three orthogonal views.
     top = -(-(2 + len(residuals)) // 3)
-    fig, axes = figure(top + 1, 3, (7.8, 2.4 * top + 3.0))
+    fig, axes = figure(top + 1, 3, column_size(7.8, 2.4 * top + 3.0))
     panels = list(axes[:top].flat)
     for ax in panels[2 + len(residuals) :]:
         ax.set_axis_off()
@@ -313,8 +314,9 @@ def residual_limit(
 
 def robust_label(what: str, limit: float) -> str:
     """A colour bar's label that states the robust scale: what it shows, and that it is
-    clipped at the `ROBUST_PERCENTILE` of |values| (+-``limit``)."""
-    return f"{what}; scale ±{limit:.3g} = {ROBUST_PERCENTILE:g}th pct of |values|, clipped"
+    clipped at the `ROBUST_PERCENTILE` of |values| (+-``limit``), on two lines so that it
+    fits beside a short colour bar."""
+    return f"{what}\nscale ±{limit:.3g} = {ROBUST_PERCENTILE:g}th pct of |values|, clipped"
 
 
 def residual_panel(
@@ -350,8 +352,8 @@ def residual_panel(
     Returns
     -------
     matplotlib.figure.Figure
-        One row: [clean,] input, output, then the residuals (blue negative, red positive, one
-        colour bar), each titled with its mean |p|.
+        Two rows, sized to the book's column: [clean,] input and output above, the residuals
+        below (blue negative, red positive, one colour bar), each titled with its mean |p|.
     """
 
     tasks = [k for k in outputs if k != "image"] if tasks is None else list(tasks)
@@ -361,15 +363,19 @@ def residual_panel(
         ("input", image),
         ("output", outputs["image"]),
     ]
-    columns = len(panels) + len(tasks)
-    fig, axes = figure(1, columns, (2.0 * columns + 0.8, 2.9))
+    columns = max(len(panels), len(tasks))
+    fig, axes = figure(2, columns, column_size(2.0 * columns + 0.8, 5.2))
+    for ax in axes.flat:
+        ax.set_axis_off()
     grey_source = znorm(np.asarray(reference if reference is not None else image, np.float64))
     grey = (float(grey_source.min()), float(grey_source.max()))
     for ax, (name, values) in zip(axes[0], panels, strict=False):
+        ax.set_axis_on()
         extra = f"\n{scores[name]}" if name in scores else ""
         image_panel(ax, znorm(np.asarray(values, np.float64)), f"{name}{extra}", limits=grey)
     shown = None
-    for ax, task in zip(axes[0, len(panels) :], tasks, strict=True):
+    for ax, task in zip(axes[1], tasks, strict=False):
+        ax.set_axis_on()
         residual = np.asarray(outputs[task], dtype=np.float64)
         shown = image_panel(
             ax,
@@ -379,7 +385,7 @@ def residual_panel(
             limits=(-limit, limit),
         )
     if shown is not None:
-        fig.colorbar(shown, ax=list(axes[0, len(panels) :]), shrink=0.8)
+        fig.colorbar(shown, ax=list(axes[1, : len(tasks)]), shrink=0.8)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
@@ -399,7 +405,7 @@ def plot_real_data(real: Sequence[tuple[str, np.ndarray]], corrector: ResidualMo
         raise ValueError("no real images to show")
     tasks = list(corrector.tasks)
     columns = 2 + len(tasks)
-    fig, axes = figure(len(real), columns, (7.8, 1.75 * len(real) + 0.5))
+    fig, axes = figure(len(real), columns, column_size(7.8, 1.75 * len(real) + 0.5))
     for row, (name, image) in enumerate(real):
         check_model_size(corrector, np.shape(image)[-1], f"the real image {name!r}")
         outputs = corrector.outputs(np.asarray(image))

@@ -80,7 +80,7 @@ def plot_training_curves(trained: Sequence[Any], *, metric: str = "mse"):
 
 def plot_training_times(summary: Any):
     """Training time per model (bars; one per model and seed) from `training_summary`."""
-    fig, axes = figure(1, 1, (7.0, 2.8))
+    fig, axes = figure(1, 1, column_size(7.0, 2.8))
     ax = axes[0, 0]
     names = [f"{row.model} (seed {row.seed})" for row in summary.itertuples()]
     ax.barh(names, summary["training time (s)"], color="C0")

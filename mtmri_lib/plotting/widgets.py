@@ -596,8 +596,12 @@ def _linked_stack(pictures: Sequence[bytes], label: str, description: str, *, re
     the slider works in the browser with no kernel."""
     import ipywidgets as widgets
 
+    # No margin around the pictures: with the default one a picture as wide as the column
+    # makes the stack scroll sideways by a few pixels.
+    tight = {"margin": "0", "max_width": "100%"}
     stack = widgets.Stack(
-        [widgets.Image(value=png, format="png") for png in pictures], selected_index=0
+        [widgets.Image(value=png, format="png", layout=tight) for png in pictures],
+        selected_index=0,
     )
     # No ``description``: the widget manager typesets it with MathJax 2's API, which fails
     # where the book loads MathJax 3; the word goes in the label above instead.
@@ -710,7 +714,7 @@ def residual_explorer(
     images: Any,
     corrector: ResidualModel,
     titles: Sequence[str] | None = None,
-    dpi: int = 80,
+    dpi: int = 100,
     *,
     references: Any = None,
 ):
@@ -757,7 +761,7 @@ def residual_explorer(
     return _linked_stack([figure_png(fig, dpi) for fig in figures], label, "slice", readout=True)
 
 
-def live_residual_explorer(sets: EvaluationSets, corrector: ResidualModel, *, dpi: int = 80):
+def live_residual_explorer(sets: EvaluationSets, corrector: ResidualModel, *, dpi: int = 100):
     """Any evaluation set, any test slice, through a model, recomputed in the kernel.
 
     Parameters
