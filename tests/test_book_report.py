@@ -123,7 +123,7 @@ def test_the_architecture_is_drawn_from_the_built_model():
 def test_figure_sizes_are_scaled_down_to_the_column_together():
     from mtmri_lib.plotting.layout import COLUMN_INCHES, column_size
 
-    assert column_size(15.6, 6.0) == pytest.approx((COLUMN_INCHES, 3.0))
+    assert column_size(2 * COLUMN_INCHES, 6.0) == pytest.approx((COLUMN_INCHES, 3.0))
     assert column_size(5.0, 4.0) == (5.0, 4.0)
     with pytest.raises(ValueError, match="must be positive"):
         column_size(0, 3)

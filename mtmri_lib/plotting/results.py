@@ -411,7 +411,14 @@ def plot_real_data(real: Sequence[tuple[str, np.ndarray]], corrector: ResidualMo
         outputs = corrector.outputs(np.asarray(image))
         shown_input = znorm(np.asarray(image, np.float64))
         grey = (float(shown_input.min()), float(shown_input.max()))
-        image_panel(axes[row, 0], shown_input, f"{name}\ninput", limits=grey)
+        image_panel(axes[row, 0], shown_input, "input", limits=grey)
+        # The name beside the row, not above it (a long name would reach past the figure),
+        # on two lines at the underscore nearest its middle if it is longer than the row.
+        cuts = [i for i, c in enumerate(name) if c == "_"]
+        if len(name) > 14 and cuts:
+            cut = min(cuts, key=lambda i: abs(i - len(name) / 2)) + 1
+            name = f"{name[:cut]}\n{name[cut:]}"
+        axes[row, 0].set_ylabel(name, fontsize=9)
         image_panel(axes[row, 1], znorm(outputs["image"].astype(np.float64)), "output", limits=grey)
         limit = residual_limit(
             {task: outputs[task] for task in tasks}, percentile=ROBUST_PERCENTILE
@@ -422,15 +429,16 @@ def plot_real_data(real: Sequence[tuple[str, np.ndarray]], corrector: ResidualMo
             shown = image_panel(
                 axes[row, column],
                 residual,
-                f"p_{task}\nmean |p| {np.mean(np.abs(residual)):.3f}",
+                f"p_{task}\n|p| {np.mean(np.abs(residual)):.3f}",
                 symmetric=True,
                 limits=(-limit, limit),
             )
         if shown is not None:
             fig.colorbar(shown, ax=list(axes[row, 2:]), shrink=0.8, label=f"±{limit:.3g}")
     fig.suptitle(
-        f"Real images, no clean reference: {corrector.name}\nresiduals of each row on "
-        f"±(the {ROBUST_PERCENTILE:g}th percentile of their |p|), clipped",
+        f"Real images, no clean reference: {corrector.name}; |p|: a head's mean |residual|\n"
+        f"residuals of each row on ±(the {ROBUST_PERCENTILE:g}th percentile of their |p|), "
+        "clipped",
         fontsize=10,
     )
     return fig
