@@ -209,14 +209,20 @@ def test_no_page_logs_an_error(served_book, smoke_book, browser):
     assert not errors, f"pages whose console logged errors: {errors}"
 
 
-# Every table of a page, measured against the text column: the table's box must end inside
-# the article, nothing inside it may scroll sideways, and no cell may cut its text.
-_TABLES_OUTSIDE_THE_COLUMN = """
+# The text column's right edge (``right``) and the list the checks below fill (``wide``).
+_COLUMN = """
 const article = document.querySelector('article.bd-article');
 if (!article) { return []; }
 const style = getComputedStyle(article);
 const right = article.getBoundingClientRect().right - parseFloat(style.paddingRight);
 const wide = [];
+"""
+
+# Every table of a page, measured against the text column: the table's box must end inside
+# the article, nothing inside it may scroll sideways, and no cell may cut its text.
+_TABLES_OUTSIDE_THE_COLUMN = (
+    _COLUMN
+    + """
 article.querySelectorAll('table').forEach((table, i) => {
   const box = table.getBoundingClientRect();
   if (box.width === 0) { return; }  // folded away
@@ -230,15 +236,13 @@ article.querySelectorAll('table').forEach((table, i) => {
 });
 return wide;
 """
+)
 
 
 # Explorers and other widget outputs: none reaches past the column or scrolls sideways.
-_WIDGETS_OUTSIDE_THE_COLUMN = """
-const article = document.querySelector('article.bd-article');
-if (!article) { return []; }
-const style = getComputedStyle(article);
-const right = article.getBoundingClientRect().right - parseFloat(style.paddingRight);
-const wide = [];
+_WIDGETS_OUTSIDE_THE_COLUMN = (
+    _COLUMN
+    + """
 article.querySelectorAll('.jupyter-widgets, .widget-image').forEach(e => {
   const box = e.getBoundingClientRect();
   if (box.width === 0) { return; }
@@ -250,6 +254,7 @@ article.querySelectorAll('.jupyter-widgets, .widget-image').forEach(e => {
 });
 return wide.slice(0, 5);
 """
+)
 
 
 def _wait_for_widgets(browser, seconds: float = 30) -> None:
