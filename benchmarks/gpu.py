@@ -206,6 +206,8 @@ def bench_chapter(profile: str, chapter: str, *, deadline: float = math.inf) -> 
     build, compile and train the profile's epochs x steps (the search: one trial of its
     search epochs x steps per searched model) at its batch size, on synthetic batches.
     Models not started by ``deadline`` (``time.perf_counter()``) are listed as skipped."""
+    import keras
+
     from mtmri_lib.models import MODEL_LABELS, build_model, model_config, model_spec
     from mtmri_lib.training import training_settings
     from mtmri_lib.training.fit import compile_trainer
@@ -220,7 +222,7 @@ def bench_chapter(profile: str, chapter: str, *, deadline: float = math.inf) -> 
         epochs, steps = settings.search_max_epochs, settings.search_steps_per_epoch
     else:
         raise ValueError(f"chapter must be 'training' or 'search'; got {chapter!r}")
-    steps = int(steps or 2)
+    steps = int(steps or 2)  # None (a whole epoch of data) is timed as two steps
     per_model: dict[str, float] = {}
     skipped: list[str] = []
     start = time.perf_counter()
@@ -236,7 +238,7 @@ def bench_chapter(profile: str, chapter: str, *, deadline: float = math.inf) -> 
         trainer.fit(_same_batch(data, steps), epochs=epochs, shuffle=False, verbose=0)
         per_model[label] = time.perf_counter() - begin
         del trainer, network
-        _release(keras_backend())
+        _release(keras.backend.backend())
     return {
         "kind": "chapter",
         "chapter": chapter,
@@ -249,12 +251,6 @@ def bench_chapter(profile: str, chapter: str, *, deadline: float = math.inf) -> 
         "seconds_per_model": per_model,
         "models_skipped": skipped,
     }
-
-
-def keras_backend() -> str:
-    import keras
-
-    return keras.backend.backend()
 
 
 def _describe(row: dict[str, Any]) -> str:
